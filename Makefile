@@ -1,0 +1,51 @@
+# Developer entry points. `make demo` and `make test` install whatever is missing first.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?= -v
+VIEWER_SOURCES := $(shell find viewer/src -type f 2>/dev/null) viewer/build.mjs viewer/package-lock.json
+
+.PHONY: help install viewer demo serve test test-python test-viewer lint format messages clean
+
+help:
+	@echo "make demo      install what is missing, then serve the demo museum at http://127.0.0.1:8000"
+	@echo "make test      install what is missing, then run every test (Python, browser, viewer)"
+	@echo "make lint      ruff + mypy"
+	@echo "make messages  re-extract translatable messages into the .po catalogs"
+
+install:
+	@bash scripts/bootstrap.sh
+
+viewer/dist/manifest.json: $(VIEWER_SOURCES)
+	cd viewer && npm run --silent build
+
+viewer: install viewer/dist/manifest.json
+
+demo: viewer
+	$(BIN)/museum demo
+
+test: viewer
+	$(MAKE) --no-print-directory test-viewer test-python
+
+test-python:
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-viewer:
+	cd viewer && npm test --silent
+
+lint: install
+	$(BIN)/ruff check server processing tests scripts
+	$(BIN)/ruff format --check server processing tests scripts
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix server processing tests scripts
+	$(BIN)/ruff format server processing tests scripts
+
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header -o server/locale/messages.pot .
+	$(BIN)/pybabel update -i server/locale/messages.pot -d server/locale -D messages --width 100 --ignore-pot-creation-date
+	@rm -f server/locale/messages.pot
+
+clean:
+	rm -rf viewer/dist .pytest_cache .mypy_cache .ruff_cache test-results

@@ -1,0 +1,10 @@
+"""Which pipeline processes which kind of original. Pipelines register here as they land."""
+
+from __future__ import annotations
+
+# kind (from processing.sniff) -> job kind run by the worker
+PIPELINES: dict[str, str] = {}
+
+
+def pipeline_for(kind: str) -> str | None:
+    return PIPELINES.get(kind)

@@ -1,0 +1,73 @@
+"""Recognise what a file is from its bytes (and, for text formats, its name).
+
+Never trusts the name alone for binary formats: a ``.png`` holding a TIFF is a TIFF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import filetype
+
+HEADER_BYTES = 8192
+
+# Formats with no reliable magic number: text 3D formats, subtitles. Decided by
+# name only when the bytes look like text.
+TEXT_FORMATS = {
+    ".obj": ("model/obj", "model"),
+    ".mtl": ("model/mtl", "model"),
+    ".gltf": ("model/gltf+json", "model"),
+    ".vtt": ("text/vtt", "captions"),
+    ".csv": ("text/csv", "data"),
+}
+MAGIC_FORMATS = {
+    b"ply\n": ("model/x-ply", "model"),
+    b"ply\r\n": ("model/x-ply", "model"),
+    b"glTF": ("model/gltf-binary", "model"),
+    b"solid": ("model/stl", "model"),
+}
+BINARY_STL_SUFFIX = ".stl"
+KIND_BY_TOP_LEVEL = {"image": "image", "video": "video", "audio": "audio"}
+DOCUMENT_TYPES = {"application/pdf"}
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    media_type: str
+    kind: str  # image, video, audio, model, document, captions, data, other
+
+
+def _looks_like_text(header: bytes) -> bool:
+    if b"\x00" in header:
+        return False
+    try:
+        header.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the header is still text.
+        return exc.start >= len(header) - 3
+    return True
+
+
+def sniff_bytes(header: bytes, name: str) -> Sniffed:
+    suffix = Path(name).suffix.lower()
+    for magic, (media_type, kind) in MAGIC_FORMATS.items():
+        if header.startswith(magic):
+            return Sniffed(media_type, kind)
+    guess = filetype.guess(header)
+    if guess is not None:
+        mime = str(guess.mime)
+        if mime in DOCUMENT_TYPES:
+            return Sniffed(mime, "document")
+        return Sniffed(mime, KIND_BY_TOP_LEVEL.get(mime.split("/")[0], "other"))
+    if suffix == BINARY_STL_SUFFIX and len(header) >= 84:
+        return Sniffed("model/stl", "model")
+    if suffix in TEXT_FORMATS and _looks_like_text(header):
+        media_type, kind = TEXT_FORMATS[suffix]
+        return Sniffed(media_type, kind)
+    return Sniffed("application/octet-stream", "other")
+
+
+def sniff_file(path: Path) -> Sniffed:
+    with path.open("rb") as handle:
+        return sniff_bytes(handle.read(HEADER_BYTES), path.name)

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Install everything the museum needs, once: Debian packages, a .venv, the viewer's npm packages.
+# Idempotent and quick when nothing changed (stamps record what was installed).
+# Used by `make demo` and `make test`; safe to run by hand.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  ffmpeg              # video/audio pipelines (ffmpeg, ffprobe)
+  libvips42           # tile pyramids, dynamic IIIF (pyvips)
+  libusb-1.0-0        # open3d's native library needs it
+  libgomp1            # open3d, OpenMP runtime
+  tesseract-ocr       # OCR of documents
+  tesseract-ocr-vie   # ... in Vietnamese
+  tesseract-ocr-eng   # ... and English
+  espeak-ng           # spoken audio guides
+  chromium            # browser tests (Playwright drives Debian's chromium)
+  fonts-noto-core     # a system font with full Vietnamese coverage (posters, reports)
+)
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+EXTRAS="all,test"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+missing_packages() {
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' || echo "$pkg"
+  done
+}
+
+apt_install() {
+  local runner=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "installing $* needs root; run as root or install sudo"
+    runner=(sudo)
+  fi
+  say "Installing Debian packages: $*"
+  "${runner[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${runner[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+system_packages() {
+  local wanted=("${APT_PACKAGES[@]}")
+  command -v node >/dev/null && command -v npm >/dev/null || wanted+=(nodejs npm)
+  "$PYTHON" -m venv --help >/dev/null 2>&1 || wanted+=(python3-venv python3-pip)
+  if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
+    cat >&2 <<MSG
+This machine has no apt (Debian/Ubuntu). Install these yourself, then run make again:
+  - Python >= 3.11 with venv, Node.js >= 18 with npm
+  - ffmpeg (ffmpeg + ffprobe), libvips 8.x, libusb-1.0, libgomp
+  - tesseract with the Vietnamese (vie) and English (eng) language data
+  - espeak-ng, chromium (for browser tests), a font with Vietnamese coverage (Noto Sans)
+MSG
+    exit 1
+  fi
+  local missing
+  mapfile -t missing < <(missing_packages "${wanted[@]}")
+  if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}"
+  fi
+}
+
+python_env() {
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "$PYTHON is $("$PYTHON" --version 2>&1); the museum needs Python >= 3.11"
+  local stamp
+  stamp="$VENV/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+  [ -f "$stamp" ] && return
+  [ -x "$VENV/bin/python" ] || { say "Creating $VENV"; "$PYTHON" -m venv "$VENV"; }
+  say "Installing the museum and its extras into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
+  rm -f "$VENV"/.installed-*
+  touch "$stamp"
+}
+
+viewer_packages() {
+  local stamp
+  stamp="viewer/node_modules/.installed-$(sha256sum < viewer/package-lock.json | cut -c1-16)"
+  [ -f "$stamp" ] && return
+  say "Installing the viewer's npm packages (from the lockfile)"
+  (cd viewer && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$stamp"
+}
+
+system_packages
+python_env
+viewer_packages

@@ -1,0 +1,141 @@
+"""The application factory: nothing happens at import time; ``create_app(settings)`` builds it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from server import __version__
+from server.db import Database
+from server.errors import MuseumError
+from server.handlers import handle_http_exception, handle_museum_error, handle_unexpected
+from server.i18n import load_catalogs
+from server.jobs import JobService
+from server.middleware import LanguageMiddleware, SecurityHeadersMiddleware
+from server.queue import Queue
+from server.routes import build_routes
+from server.settings import Settings
+from server.state import Museum
+from server.storage import Store
+from server.tasks import job_handlers
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+VIEWER_DIST = PACKAGE_DIR.parent / "viewer" / "dist"
+GZIP_MINIMUM_SIZE = 1024
+
+
+def load_viewer_manifest(dist: Path) -> dict[str, str]:
+    """Logical name → hashed file name, as written by the viewer build."""
+    manifest = dist / "manifest.json"
+    if not manifest.is_file():
+        log.warning("viewer bundle not built (%s missing); pages work without it", manifest)
+        return {}
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def ensure_secret_key(settings: Settings) -> str:
+    """The configured key, or one generated once and kept in the data directory."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    staging = path.with_suffix(".tmp")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key)
+        handle.flush()
+        os.fsync(handle.fileno())
+    staging.replace(path)
+    return key
+
+
+def build_templates(museum_ref: dict[str, Museum]) -> Jinja2Templates:
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+    def language_context(request: Request) -> dict[str, object]:
+        museum = museum_ref["museum"]
+        lang = getattr(request.state, "lang", museum.settings.language)
+        translations = museum.gettext(lang)
+
+        def path_for(name: str, /, **params: object) -> str:
+            """A root-relative URL: it survives proxies and never names a host."""
+            return str(request.url_for(name, **params).path)
+
+        return {
+            "path_for": path_for,
+            "lang": lang,
+            "gettext": translations.gettext,
+            "ngettext": translations.ngettext,
+            "viewer_assets": museum.viewer_assets,
+            "version": __version__,
+        }
+
+    return Jinja2Templates(env=environment, context_processors=[language_context])
+
+
+def create_app(settings: Settings, viewer_dist: Path = VIEWER_DIST) -> Starlette:
+    ensure_secret_key(settings)
+    store = Store(settings.data_dir)
+    store.ensure()
+    db = Database(settings.resolved_database_url, settings.db_busy_timeout)
+    queue = Queue(settings.resolved_queue_url)
+    museum_ref: dict[str, Museum] = {}
+    museum = Museum(
+        settings=settings,
+        db=db,
+        store=store,
+        queue=queue,
+        jobs=JobService(db, queue, settings, job_handlers(), store),
+        catalogs=load_catalogs(),
+        templates=build_templates(museum_ref),
+        viewer_assets=load_viewer_manifest(viewer_dist),
+    )
+    museum_ref["museum"] = museum
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = Starlette(
+        routes=build_routes(settings, viewer_dist),
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_SIZE),
+            Middleware(LanguageMiddleware, default=settings.language),
+        ],
+        exception_handlers={
+            MuseumError: handle_museum_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.museum = museum
+    return app

@@ -1,0 +1,401 @@
+"""The ``museum`` command: one command per chore, each with ``--help``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server import __version__
+from server.errors import N_, InsufficientStorage, MuseumError, NotFound, ValidationError
+from server.i18n import load_catalogs, nfc
+from server.settings import Settings, SettingsError
+
+SEED_CATALOG = Path(__file__).parent.parent / "assets" / "seed-catalog.csv"
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class Ui:
+    """Settings plus the translator for the configured interface language."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._gettext = load_catalogs()[settings.language].gettext
+
+    def t(self, message: str, **params: Any) -> str:
+        text: str = self._gettext(message)
+        return text.format(**params) if params else text
+
+
+def load_ui() -> Ui:
+    try:
+        return Ui(Settings.from_env())
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@contextmanager
+def reported_errors(ui: Ui) -> Iterator[None]:
+    """Show museum errors as a translated message and a non-zero exit, not a traceback."""
+    try:
+        yield
+    except MuseumError as exc:
+        for problem in getattr(exc, "problems", []):
+            err_console.print(
+                f"  line {problem.line}, {problem.column}: {problem.message}", markup=False
+            )
+        raise click.ClickException(exc.render(ui._gettext)) from exc
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def prepare_database(ui: Ui, force: bool = False) -> None:
+    """Bring the schema up to date (when MUSEUM_AUTO_MIGRATE allows, or when asked)."""
+    from server.db import Database
+    from server.migrate import upgrade
+
+    if not (force or ui.settings.auto_migrate):
+        return
+    db = Database(ui.settings.resolved_database_url, ui.settings.db_busy_timeout)
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="museum")
+def main() -> None:
+    """Đắk Lắk digital heritage museum: server, worker and maintenance commands.
+
+    Settings come from MUSEUM_* environment variables (see the README).
+    """
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default: MUSEUM_HOST or 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: MUSEUM_PORT or 8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the museum website and API."""
+    ui = load_ui()
+    _serve(ui, host, port)
+
+
+def _serve(ui: Ui, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from server.app import create_app
+
+    configure_logging(ui.settings)
+    with reported_errors(ui):
+        prepare_database(ui)
+        app = create_app(ui.settings)
+    bind_host = host or ui.settings.host
+    bind_port = port or ui.settings.port
+    console.print(
+        ui.t(N_("Serving the museum at http://{host}:{port}"), host=bind_host, port=bind_port)
+    )
+    uvicorn.run(
+        app,
+        host=bind_host,
+        port=bind_port,
+        log_level=ui.settings.log_level,
+        server_header=False,
+        proxy_headers=False,
+    )
+
+
+@main.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    help="Jobs run at once (default: MUSEUM_WORKER_CONCURRENCY).",
+)
+def worker(concurrency: int | None) -> None:
+    """Run queued jobs (media processing). Start as many as the machines allow."""
+    from server.worker import run_worker
+
+    ui = load_ui()
+    configure_logging(ui.settings)
+    with reported_errors(ui):
+        prepare_database(ui)
+    run_worker(ui.settings, concurrency)
+
+
+@main.command()
+@click.option("--host", help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--no-serve", is_flag=True, help="Prepare the demo collection, then exit.")
+def demo(host: str | None, port: int | None, no_serve: bool) -> None:
+    """Prepare the demo collection (the seed catalog), then serve it."""
+    ui = load_ui()
+    with reported_errors(ui):
+        prepare_database(ui)
+        summary = _import_catalog(ui, SEED_CATALOG)
+    console.print(_import_message(ui, summary))
+    if not no_serve:
+        _serve(ui, host, port)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def doctor(as_json: bool) -> None:
+    """Check every capability: tools, libraries, models, database, queue, disk."""
+    from server.app import VIEWER_DIST
+    from server.doctor import run_checks
+
+    ui = load_ui()
+    checks = run_checks(ui.settings, VIEWER_DIST)
+    missing = [c for c in checks if c.required and not c.ok]
+    if as_json:
+        click.echo(json.dumps([asdict(c) for c in checks], ensure_ascii=False, indent=2))
+    else:
+        table = Table(title=ui.t(N_("Museum capabilities")), show_lines=False)
+        table.add_column(ui.t(N_("Capability")))
+        table.add_column(ui.t(N_("Status")))
+        for check in checks:
+            if check.ok:
+                status = f"[green]{ui.t(check.detail)}[/green]"
+            else:
+                label = ui.t(N_("missing")) if check.required else ui.t(N_("optional, missing"))
+                status = f"[red]{label}: {ui.t(check.fix)}[/red] ({ui.t(check.detail)})"
+            table.add_row(check.name, status)
+        Console(width=200, highlight=False).print(table)
+        console.print(
+            ui.t(
+                N_("{ok} of {total} capabilities ready."),
+                ok=sum(c.ok for c in checks),
+                total=len(checks),
+            )
+        )
+    if missing:
+        raise click.ClickException(
+            ui.t(
+                N_("Required capabilities missing: {names}."),
+                names=", ".join(c.name for c in missing),
+            )
+        )
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the catalog schema to the newest version."""
+    from server.db import Database
+    from server.migrate import current_revision
+
+    ui = load_ui()
+    with reported_errors(ui):
+        prepare_database(ui, force=True)
+        database = Database(ui.settings.resolved_database_url)
+        revision = current_revision(database)
+        database.dispose()
+    console.print(ui.t(N_("Database schema is at revision {revision}."), revision=revision))
+
+
+@main.group()
+def catalog() -> None:
+    """Heritage catalog commands."""
+
+
+def _import_catalog(ui: Ui, path: Path) -> Any:
+    from server.catalog import import_catalog_file
+    from server.db import Database
+
+    database = Database(ui.settings.resolved_database_url, ui.settings.db_busy_timeout)
+    try:
+        return database.call(lambda session: import_catalog_file(session, path), write=True)
+    finally:
+        database.dispose()
+
+
+def _import_message(ui: Ui, summary: Any) -> str:
+    return ui.t(
+        N_("{total} records: {created} new, {updated} updated, {unchanged} unchanged."),
+        total=summary.total,
+        created=summary.created,
+        updated=summary.updated,
+        unchanged=summary.unchanged,
+    )
+
+
+@catalog.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def catalog_import(file: Path) -> None:
+    """Import or update records from an inventory CSV (the seed catalog's columns).
+
+    The whole file is checked first; if any row is faulty nothing is written.
+    """
+    ui = load_ui()
+    with reported_errors(ui):
+        prepare_database(ui)
+        summary = _import_catalog(ui, file)
+    console.print(_import_message(ui, summary))
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--record", "record_id", help="Attach the files to this catalog record.")
+def ingest(files: tuple[Path, ...], record_id: str | None) -> None:
+    """Store files as immutable originals and queue their processing.
+
+    Prints one line per file: asset id, SHA-256, kind, file name.
+    """
+    ui = load_ui()
+    with reported_errors(ui):
+        _check_ingest_inputs(ui, files)
+        prepare_database(ui)
+        _ingest(ui, files, record_id)
+
+
+def _check_ingest_inputs(ui: Ui, files: tuple[Path, ...]) -> None:
+    """Refuse the whole batch before storing anything, so a bad argument loses nothing."""
+    from server.storage import free_space
+
+    total = 0
+    for path in files:
+        if not path.is_file():
+            raise ValidationError(
+                N_("Not a readable file: {path}."), parameter="file", path=str(path)
+            )
+        if path.stat().st_size > ui.settings.max_upload_size:
+            raise ValidationError(
+                N_("{path} is larger than MUSEUM_MAX_UPLOAD_SIZE ({limit} bytes)."),
+                parameter="file",
+                path=str(path),
+                limit=ui.settings.max_upload_size,
+            )
+        total += path.stat().st_size
+    free = free_space(ui.settings.data_dir)
+    if free - total < ui.settings.min_free_disk:
+        raise InsufficientStorage(
+            N_("Not enough free disk: {free} bytes free, {needed} needed (MUSEUM_MIN_FREE_DISK)."),
+            parameter="file",
+            free=free,
+            needed=total + ui.settings.min_free_disk,
+        )
+
+
+def _ingest(ui: Ui, files: tuple[Path, ...], record_id: str | None) -> None:
+    from processing.registry import pipeline_for
+    from processing.sniff import sniff_file
+    from server.db import Database
+    from server.jobs import JobService
+    from server.models import Record
+    from server.queue import Queue
+    from server.storage import Store
+    from server.tasks import job_handlers
+
+    settings = ui.settings
+    database = Database(settings.resolved_database_url, settings.db_busy_timeout)
+    store = Store(settings.data_dir)
+    jobs = JobService(database, Queue(settings.resolved_queue_url), settings, job_handlers(), store)
+    if record_id and database.call(lambda s: s.get(Record, record_id)) is None:
+        raise NotFound(
+            N_("No heritage item with id {record_id}."), parameter="record", record_id=record_id
+        )
+    new = 0
+    with _byte_progress(ui) as advance:
+        for path in files:
+            sniffed = sniff_file(path)
+            with path.open("rb") as source:
+                stored = store.ingest(source, max_size=settings.max_upload_size, progress=advance)
+            new += stored.created
+            register = partial(
+                _asset_for,
+                sha256=stored.sha256,
+                size=stored.size,
+                filename=nfc(path.name),
+                sniffed=sniffed,
+                record_id=record_id,
+            )
+            asset_id = database.call(register, write=True)
+            pipeline = pipeline_for(sniffed.kind)
+            if pipeline:
+                jobs.submit(pipeline, {"asset_id": asset_id}, asset_id=asset_id)
+            click.echo(f"{asset_id}\t{stored.sha256}\t{sniffed.kind}\t{path.name}")
+    database.dispose()
+    err_console.print(
+        ui.t(
+            N_("Stored {count} file(s): {new} new, {known} already in the store."),
+            count=len(files),
+            new=new,
+            known=len(files) - new,
+        )
+    )
+
+
+def _asset_for(
+    session: Session, sha256: str, size: int, filename: str, sniffed: Any, record_id: str | None
+) -> str:
+    """The asset for these bytes on this record, created if it does not exist yet."""
+    from server.models import Asset
+
+    existing = session.scalars(
+        select(Asset.id).where(
+            Asset.sha256 == sha256,
+            Asset.record_id == record_id if record_id else Asset.record_id.is_(None),
+        )
+    ).first()
+    if existing:
+        return existing
+    asset = Asset(
+        id=uuid.uuid4().hex,
+        sha256=sha256,
+        size=size,
+        filename=filename,
+        media_type=sniffed.media_type,
+        kind=sniffed.kind,
+        record_id=record_id,
+    )
+    session.add(asset)
+    return asset.id
+
+
+@contextmanager
+def _byte_progress(ui: Ui) -> Iterator[Callable[[int], None]]:
+    progress = Progress(
+        TextColumn(ui.t(N_("Storing originals"))),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("ingest", total=None)
+        yield lambda n: progress.advance(task, n)
+
+
+def run() -> None:  # pragma: no cover - the console-script shim
+    main(prog_name="museum")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,374 @@
+"""Background jobs: persisted records, leases, retries and recovery from dead workers.
+
+A job row moves ``queued → running → succeeded | failed``. A worker *claims*
+a job by taking a lease (a random token and an expiry) in one guarded UPDATE,
+renews it with a heartbeat while it works, and records the ending only while
+it still holds the lease. A worker killed mid-job stops renewing; once the
+lease expires, :meth:`JobService.reap` puts the job back in the queue, and the
+next attempt runs it. Every ending is conditional on the lease token, so an
+ending is recorded exactly once even if two workers ever overlap, and job
+outputs are published by atomic rename (:meth:`server.storage.Store.publish`),
+so a repeated run cannot leave a half-written or doubled result.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from server.db import Database
+from server.errors import N_, NotFound, ValidationError
+from server.models import Job, JobEvent, utcnow
+from server.queue import Queue
+from server.settings import Settings
+from server.storage import Store
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 2000
+PROGRESS_INTERVAL = 0.5  # seconds between progress writes; the admin polls, not streams
+
+
+@dataclass
+class JobContext:
+    """What a job handler gets: its parameters, the store, and a progress reporter."""
+
+    job_id: str
+    kind: str
+    params: dict[str, Any]
+    attempt: int
+    store: Store
+    settings: Settings
+    report: Callable[[int, str], None] = field(repr=False)
+
+    def progress(self, percent: float, message: str = "") -> None:
+        self.report(max(0, min(99, int(percent))), message)
+
+
+JobHandler = Callable[[JobContext], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: str
+    token: str
+    attempt: int
+    kind: str
+    params: dict[str, Any]
+
+
+def job_as_dict(job: Job) -> dict[str, Any]:
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() + "Z" if value else None
+
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "state": job.state,
+        "progress": job.progress,
+        "message": job.message,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "asset_id": job.asset_id,
+        "result": job.result,
+        "created_at": iso(job.created_at),
+        "updated_at": iso(job.updated_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+    }
+
+
+def read_job(session: Session, job_id: str) -> dict[str, Any]:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(N_("No job with id {job_id}."), parameter="job_id", job_id=job_id)
+    return job_as_dict(job)
+
+
+def _event(session: Session, job_id: str, event: str, attempt: int, message: str = "") -> None:
+    session.add(
+        JobEvent(job_id=job_id, event=event, attempt=attempt, message=message[:MESSAGE_LIMIT])
+    )
+
+
+class JobService:
+    def __init__(
+        self,
+        db: Database,
+        queue: Queue,
+        settings: Settings,
+        handlers: dict[str, JobHandler],
+        store: Store | None = None,
+    ) -> None:
+        self.db = db
+        self.queue = queue
+        self.settings = settings
+        self.handlers = handlers
+        self.store = store or Store(settings.data_dir)
+        self.lease = timedelta(seconds=settings.job_lease)
+
+    # Producer side
+
+    def submit(
+        self, kind: str, params: dict[str, Any] | None = None, asset_id: str | None = None
+    ) -> str:
+        """Record a job, then queue it. A crash in between is healed by :meth:`reap`."""
+        if kind not in self.handlers:
+            raise ValidationError(N_("Unknown job kind {kind!r}."), parameter="kind", kind=kind)
+        job_id = uuid.uuid4().hex
+
+        def insert(session: Session) -> None:
+            session.add(
+                Job(
+                    id=job_id,
+                    kind=kind,
+                    params=params or {},
+                    asset_id=asset_id,
+                    max_attempts=self.settings.job_attempts,
+                )
+            )
+            session.flush()
+            _event(session, job_id, "queued", 0)
+
+        self.db.call(insert, write=True)
+        self.queue.enqueue(job_id)
+        return job_id
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        return self.db.call(lambda session: read_job(session, job_id))
+
+    def events(self, job_id: str) -> list[tuple[str, int, str]]:
+        def read(session: Session) -> list[tuple[str, int, str]]:
+            rows = session.execute(
+                select(JobEvent.event, JobEvent.attempt, JobEvent.message)
+                .where(JobEvent.job_id == job_id)
+                .order_by(JobEvent.id)
+            )
+            return [(row[0], row[1], row[2]) for row in rows]
+
+        return self.db.call(read)
+
+    # Worker side
+
+    def claim(self, job_id: str, worker: str) -> Claim | None:
+        """Take the job's lease, or ``None`` if it is not (or no longer) runnable."""
+        token = uuid.uuid4().hex
+
+        def take(session: Session) -> Claim | None:
+            now = utcnow()
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.state == "queued", Job.attempts < Job.max_attempts)
+                .values(
+                    state="running",
+                    attempts=Job.attempts + 1,
+                    lease_token=token,
+                    lease_until=now + self.lease,
+                    worker=worker[:255],
+                    started_at=now,
+                    updated_at=now,
+                    message="",
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            job = session.get(Job, job_id)
+            assert job is not None
+            _event(session, job_id, "started", job.attempts, worker)
+            return Claim(job_id, token, job.attempts, job.kind, dict(job.params))
+
+        return self.db.call(take, write=True)
+
+    def _guarded_update(self, claim: Claim, **values: Any) -> bool:
+        def apply(session: Session) -> bool:
+            result = session.execute(
+                update(Job)
+                .where(
+                    Job.id == claim.job_id, Job.lease_token == claim.token, Job.state == "running"
+                )
+                .values(updated_at=utcnow(), **values)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+        return self.db.call(apply, write=True)
+
+    def heartbeat(self, claim: Claim) -> bool:
+        return self._guarded_update(claim, lease_until=utcnow() + self.lease)
+
+    def set_progress(self, claim: Claim, percent: int, message: str) -> None:
+        self._guarded_update(
+            claim,
+            progress=percent,
+            message=message[:MESSAGE_LIMIT],
+            lease_until=utcnow() + self.lease,
+        )
+
+    def succeed(self, claim: Claim, result: dict[str, Any] | None) -> bool:
+        def finish(session: Session) -> bool:
+            now = utcnow()
+            updated = session.execute(
+                update(Job)
+                .where(
+                    Job.id == claim.job_id, Job.lease_token == claim.token, Job.state == "running"
+                )
+                .values(
+                    state="succeeded",
+                    progress=100,
+                    message="",
+                    result=result,
+                    lease_token=None,
+                    lease_until=None,
+                    finished_at=now,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if updated.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            _event(session, claim.job_id, "succeeded", claim.attempt)
+            return True
+
+        return self.db.call(finish, write=True)
+
+    def fail(self, claim: Claim, error: str) -> str | None:
+        """Record a failed attempt; retry later or end ``failed``. Returns the new state."""
+
+        def record(session: Session) -> str | None:
+            job = session.get(Job, claim.job_id)
+            if job is None or job.lease_token != claim.token or job.state != "running":
+                return None
+            final = job.attempts >= job.max_attempts
+            job.state = "failed" if final else "queued"
+            job.message = error[:MESSAGE_LIMIT]
+            job.lease_token = None
+            job.lease_until = None
+            job.updated_at = utcnow()
+            if final:
+                job.finished_at = job.updated_at
+            else:
+                job.enqueued_at = job.updated_at
+            _event(session, job.id, "failed" if final else "retry", job.attempts, error)
+            return job.state
+
+        state = self.db.call(record, write=True)
+        if state == "queued":
+            delay = self.settings.job_retry_delay * 2 ** (claim.attempt - 1)
+            self.queue.enqueue(claim.job_id, delay=delay)
+        return state
+
+    def execute(self, job_id: str, worker: str) -> None:
+        """Run one job to its next state; the body of the queue's task."""
+        claim = self.claim(job_id, worker)
+        if claim is None:
+            return
+        handler = self.handlers.get(claim.kind)
+        if handler is None:
+            self.fail(claim, f"no handler for job kind {claim.kind!r}")
+            return
+        last_write = [0.0]
+
+        def report(percent: int, message: str) -> None:
+            now = utcnow().timestamp()
+            if now - last_write[0] >= PROGRESS_INTERVAL:
+                last_write[0] = now
+                self.set_progress(claim, percent, message)
+
+        context = JobContext(
+            claim.job_id, claim.kind, claim.params, claim.attempt, self.store, self.settings, report
+        )
+        with _Heartbeat(self, claim):
+            try:
+                result = handler(context)
+            except Exception as exc:  # noqa: BLE001 — a job's failure must never stop the worker
+                log.warning("job %s attempt %d failed: %s", job_id, claim.attempt, exc)
+                detail = "".join(traceback.format_exception_only(exc)).strip()
+                self.fail(claim, detail)
+                return
+        if not self.succeed(claim, result):
+            log.warning(
+                "job %s finished after losing its lease; result kept by the other run", job_id
+            )
+
+    def reap(self) -> int:
+        """Requeue jobs whose worker died (lease expired) and queued jobs whose message was lost.
+
+        Returns how many jobs were put back in the queue or ended.
+        """
+        now = utcnow()
+        stale_queued = now - max(self.lease * 5, timedelta(minutes=10))
+
+        def sweep(session: Session) -> list[str]:
+            requeue: list[str] = []
+            expired = session.scalars(
+                select(Job).where(Job.state == "running", Job.lease_until < now).with_for_update()
+            ).all()
+            for job in expired:
+                note = f"worker {job.worker or '?'} stopped (lease expired)"
+                job.lease_token = None
+                job.lease_until = None
+                job.updated_at = now
+                if job.attempts >= job.max_attempts:
+                    job.state = "failed"
+                    job.finished_at = now
+                    job.message = note
+                    _event(session, job.id, "failed", job.attempts, note)
+                else:
+                    job.state = "queued"
+                    job.enqueued_at = now
+                    job.message = note
+                    _event(session, job.id, "requeued", job.attempts, note)
+                    requeue.append(job.id)
+            lost = session.scalars(
+                select(Job)
+                .where(Job.state == "queued", Job.enqueued_at < stale_queued)
+                .with_for_update()
+            ).all()
+            for job in lost:
+                job.enqueued_at = now
+                requeue.append(job.id)
+            return requeue
+
+        requeue = self.db.call(sweep, write=True)
+        for job_id in requeue:
+            self.queue.enqueue(job_id)
+        return len(requeue)
+
+
+class _Heartbeat:
+    """Renews a claim's lease in the background while its handler runs."""
+
+    def __init__(self, service: JobService, claim: Claim) -> None:
+        self.service = service
+        self.claim = claim
+        self.stop = threading.Event()
+        self.interval = max(0.2, service.settings.job_lease / 3)
+        self.thread = threading.Thread(
+            target=self._run, name=f"heartbeat-{claim.job_id[:8]}", daemon=True
+        )
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.interval):
+            try:
+                if not self.service.heartbeat(self.claim):
+                    return
+            except Exception:  # the database may be briefly busy; the next beat retries
+                log.exception("heartbeat for job %s failed", self.claim.job_id)
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        self.thread.join()

@@ -1,0 +1,260 @@
+"""The museum's settings: one frozen object, read once from ``MUSEUM_*`` variables.
+
+Nothing else in the project reads ``os.environ``. Every field declares its
+variable name, default and help text; the README documents each one (a test
+fails when one is missing there).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PREFIX = "MUSEUM_"
+LANGUAGES = ("vi", "en")
+
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
+
+
+class SettingsError(ValueError):
+    """A ``MUSEUM_*`` variable holds a value the museum cannot use.
+
+    The message is bilingual because it is raised before the interface
+    language itself is known.
+    """
+
+    def __init__(self, variable: str, value: str, vi: str, en: str) -> None:
+        self.variable = variable
+        self.value = value
+        super().__init__(f"{variable}={value!r}: {vi} / {en}")
+
+
+def _parse_int(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise SettingsError(
+                name,
+                raw,
+                f"phải là số nguyên từ {low} đến {high}",
+                f"must be a whole number from {low} to {high}",
+            )
+        return value
+
+    return parse
+
+
+def _parse_seconds(low: float, high: float) -> Callable[[str, str], float]:
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise SettingsError(
+                name,
+                raw,
+                f"phải là số giây từ {low:g} đến {high:g}",
+                f"must be a number of seconds from {low:g} to {high:g}",
+            )
+        return value
+
+    return parse
+
+
+def parse_size(name: str, raw: str) -> int:
+    """Parse a byte count such as ``1048576``, ``512M``, ``20GiB`` or ``2T``."""
+    match = _SIZE_RE.match(raw)
+    if not match:
+        raise SettingsError(
+            name,
+            raw,
+            "phải là dung lượng như 512M, 20G hoặc số byte",
+            "must be a size such as 512M, 20G or a number of bytes",
+        )
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(name, raw, "phải là true hoặc false", "must be true or false")
+
+
+def _parse_language(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in LANGUAGES:
+        raise SettingsError(
+            name,
+            raw,
+            f"phải là một trong {', '.join(LANGUAGES)}",
+            f"must be one of {', '.join(LANGUAGES)}",
+        )
+    return value
+
+
+def _parse_url(schemes: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip()
+        if value and not value.startswith(tuple(f"{s}:" for s in schemes)):
+            raise SettingsError(
+                name,
+                raw,
+                f"phải bắt đầu bằng {' hoặc '.join(s + '://' for s in schemes)}",
+                f"must start with {' or '.join(s + '://' for s in schemes)}",
+            )
+        return value
+
+    return parse
+
+
+def _parse_host(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value or any(c.isspace() for c in value):
+        raise SettingsError(
+            name, raw, "phải là tên máy hoặc địa chỉ IP", "must be a host name or IP address"
+        )
+    return value
+
+
+def _parse_text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _parse_path(name: str, raw: str) -> Path:
+    if not raw.strip() or "\x00" in raw:
+        raise SettingsError(name, raw, "phải là đường dẫn thư mục", "must be a directory path")
+    return Path(raw.strip()).expanduser()
+
+
+def setting(default: Any, parse: Callable[[str, str], Any], help: str) -> Any:
+    """Declare a settings field with its parser and help text."""
+    return field(default=default, metadata={"parse": parse, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the museum. Build with :meth:`from_env`, or directly in tests."""
+
+    data_dir: Path = setting(
+        Path("var"), _parse_path, "Where originals, derivatives, the SQLite catalog and queue live."
+    )
+    database_url: str = setting(
+        "",
+        _parse_url(("sqlite", "postgresql", "postgresql+psycopg")),
+        "Catalog database. Empty: SQLite at <data dir>/museum.sqlite3. "
+        "Or postgresql://user@host:5432/dbname.",
+    )
+    queue_url: str = setting(
+        "",
+        _parse_url(("sqlite", "redis", "rediss")),
+        "Job queue. Empty: SQLite at <data dir>/queue.sqlite3. Or redis://host:6379/0.",
+    )
+    secret_key: str = setting(
+        "",
+        _parse_text,
+        "Key for signing cookies and URLs. Empty: generated once into <data dir>/secret_key.",
+    )
+    public_base_url: str = setting(
+        "",
+        _parse_url(("http", "https")),
+        "Public address used in links that leave the site (IIIF, OAI-PMH). "
+        "Empty: taken from each request.",
+    )
+    host: str = setting("127.0.0.1", _parse_host, "Address `museum serve` listens on.")
+    port: int = setting(8000, _parse_int(1, 65535), "Port `museum serve` listens on.")
+    language: str = setting(
+        "vi",
+        _parse_language,
+        "Default interface language (vi or en) for pages and the command line.",
+    )
+    max_upload_size: int = setting(
+        20 * 1024**3, parse_size, "Largest file accepted for ingest or upload (e.g. 20G)."
+    )
+    min_free_disk: int = setting(
+        2 * 1024**3,
+        parse_size,
+        "Free space the museum keeps: ingest refuses files that would go below it, "
+        "and `museum doctor` fails (e.g. 2G).",
+    )
+    db_busy_timeout: float = setting(
+        5.0, _parse_seconds(0.1, 600), "Seconds a SQLite write waits for the lock before giving up."
+    )
+    auto_migrate: bool = setting(
+        True, _parse_bool, "Run database migrations when `serve`, `worker` or `demo` start."
+    )
+    worker_concurrency: int = setting(
+        2, _parse_int(1, 64), "Jobs one `museum worker` process runs at the same time."
+    )
+    job_attempts: int = setting(
+        3, _parse_int(1, 20), "Attempts a job gets before it ends `failed`."
+    )
+    job_lease: float = setting(
+        60.0,
+        _parse_seconds(1, 86400),
+        "Seconds a worker holds a job without a heartbeat before another worker may retry it.",
+    )
+    job_retry_delay: float = setting(
+        5.0,
+        _parse_seconds(0, 3600),
+        "Seconds before a failed job's first retry (doubles each time).",
+    )
+    log_level: str = setting("info", _parse_text, "Log level: debug, info, warning or error.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``MUSEUM_*`` variable once; unknown ones are rejected."""
+        env = os.environ if environ is None else environ
+        known = {env_name(f.name) for f in fields(cls)}
+        unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in known)
+        if unknown:
+            raise SettingsError(
+                unknown[0],
+                env[unknown[0]],
+                "không phải là thiết lập đã biết (xem README)",
+                "is not a known setting (see the README)",
+            )
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(env_name(f.name))
+            if raw is not None:
+                values[f.name] = f.metadata["parse"](env_name(f.name), raw)
+        return cls(**values)
+
+    # Derived locations: all storage lives under data_dir.
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'museum.sqlite3').resolve()}"
+
+    @property
+    def resolved_queue_url(self) -> str:
+        if self.queue_url:
+            return self.queue_url
+        return f"sqlite:///{(self.data_dir / 'queue.sqlite3').resolve()}"
+
+
+def env_name(field_name: str) -> str:
+    return PREFIX + field_name.upper()
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """``(variable, default, help)`` for every setting, for docs and ``museum doctor``."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default
+        rows.append((env_name(f.name), "" if default == "" else str(default), f.metadata["help"]))
+    return rows

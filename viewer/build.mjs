@@ -1,0 +1,77 @@
+// Bundles the viewer into content-hashed files plus manifest.json, which the
+// Python server reads to link the current files (served with immutable caching).
+//
+//   node build.mjs [--outdir DIR]     (or VIEWER_OUTDIR=DIR; default dist/)
+
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, extname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+
+const ROOT = dirname(fileURLToPath(import.meta.url));
+const DEFAULT_OUTDIR = join(ROOT, "dist");
+const PUBLIC_PATH = "/static/viewer/";
+const MANIFEST = "manifest.json";
+const ENTRY_POINTS = ["src/main.js", "src/main.css"].map((p) => join(ROOT, p));
+const FONT_LOADERS = { ".woff2": "file", ".woff": "file", ".ttf": "file" };
+// Only these are removed when cleaning, so a mistyped --outdir cannot wipe
+// unrelated files.
+const OUTPUT_EXTENSIONS = new Set([".js", ".css", ".map", ".json", ".woff2", ".woff", ".ttf"]);
+
+function parseOutdir(argv, env) {
+  const flag = argv.findIndex((arg) => arg === "--outdir" || arg.startsWith("--outdir="));
+  if (flag === -1) return env.VIEWER_OUTDIR || DEFAULT_OUTDIR;
+  const value = argv[flag].includes("=") ? argv[flag].split("=").slice(1).join("=") : argv[flag + 1];
+  if (!value) throw new Error("--outdir needs a directory");
+  return value;
+}
+
+function removeStaleOutputs(outdir) {
+  mkdirSync(outdir, { recursive: true });
+  for (const entry of readdirSync(outdir, { withFileTypes: true })) {
+    if (entry.isFile() && OUTPUT_EXTENSIONS.has(extname(entry.name))) {
+      rmSync(join(outdir, entry.name));
+    }
+  }
+}
+
+// Maps "main.js" -> "main-AB12CD34.js" for each entry point's output.
+function manifestFromMetafile(metafile, outdir) {
+  const manifest = {};
+  for (const [file, output] of Object.entries(metafile.outputs)) {
+    if (!output.entryPoint) continue;
+    const path = resolve(ROOT, file); // metafile paths are relative to ROOT
+    if (dirname(path) !== resolve(outdir)) throw new Error(`unexpected output ${file}`);
+    manifest[basename(output.entryPoint)] = basename(path);
+  }
+  return manifest;
+}
+
+export async function build({ outdir = DEFAULT_OUTDIR } = {}) {
+  removeStaleOutputs(outdir);
+  const result = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: ENTRY_POINTS,
+    outdir,
+    bundle: true,
+    format: "esm",
+    target: "es2020",
+    minify: true,
+    sourcemap: true,
+    entryNames: "[name]-[hash]",
+    assetNames: "[name]-[hash]",
+    loader: FONT_LOADERS,
+    publicPath: PUBLIC_PATH,
+    metafile: true,
+    logLevel: "warning",
+  });
+  const manifest = manifestFromMetafile(result.metafile, outdir);
+  writeFileSync(join(outdir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const outdir = resolve(parseOutdir(process.argv.slice(2), process.env));
+  const manifest = await build({ outdir });
+  console.log(`viewer built into ${outdir}: ${JSON.stringify(manifest)}`);
+}
