@@ -27,6 +27,9 @@ MAGIC_FORMATS = {
     b"glTF": ("model/gltf-binary", "model"),
     b"solid": ("model/stl", "model"),
 }
+# JPEG 2000: filetype calls every JP2-family file image/jpx; the brand says which it is.
+JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+JP2_BRANDS = {b"jp2 ": "image/jp2", b"jpx ": "image/jpx", b"jpm ": "image/jpm"}
 BINARY_STL_SUFFIX = ".stl"
 KIND_BY_TOP_LEVEL = {"image": "image", "video": "video", "audio": "audio"}
 DOCUMENT_TYPES = {"application/pdf"}
@@ -54,6 +57,8 @@ def sniff_bytes(header: bytes, name: str) -> Sniffed:
     for magic, (media_type, kind) in MAGIC_FORMATS.items():
         if header.startswith(magic):
             return Sniffed(media_type, kind)
+    if header.startswith(JP2_SIGNATURE) and header[20:24] in JP2_BRANDS:
+        return Sniffed(JP2_BRANDS[header[20:24]], "image")
     guess = filetype.guess(header)
     if guess is not None:
         mime = str(guess.mime)

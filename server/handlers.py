@@ -21,6 +21,8 @@ from server.state import get_museum
 
 log = logging.getLogger(__name__)
 
+RETRY_AFTER_SECONDS = 5
+
 
 def error_body(
     status: int, code: str, message: str, parameter: str | None = None, **extra: Any
@@ -78,8 +80,16 @@ async def handle_museum_error(request: Request, exc: Exception) -> Response:
     problems = getattr(exc, "problems", None)
     if problems:
         extra["problems"] = [vars(p) for p in problems]
+    # A busy database or queue clears in seconds: tell clients when to come back.
+    headers = {"retry-after": str(RETRY_AFTER_SECONDS)} if exc.status == 503 else None
     return error_response(
-        request, exc.status, exc.code, exc.render(_translator(request)), exc.parameter, **extra
+        request,
+        exc.status,
+        exc.code,
+        exc.render(_translator(request)),
+        exc.parameter,
+        headers=headers,
+        **extra,
     )
 
 

@@ -87,6 +87,7 @@ def queue_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each queue test runs on the SQLite queue and on Redis."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'queue.sqlite3'}"
+    request.applymarker(pytest.mark.redis)
     url: str = request.getfixturevalue("redis_url")
     return url
 

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from server.app import create_app
-from server.errors import N_, ValidationError
+from server.errors import N_, ServiceUnavailable, ValidationError
 from server.settings import Settings
 
 
@@ -32,10 +32,15 @@ def error_client(tmp_path: Path):  # type: ignore[no-untyped-def]
     async def boom(request):  # type: ignore[no-untyped-def]
         raise RuntimeError("secret internal detail")
 
+    async def busy(request):  # type: ignore[no-untyped-def]
+        raise ServiceUnavailable(N_("The catalog is busy; please try again."))
+
     async def invalid(request):  # type: ignore[no-untyped-def]
         raise ValidationError(N_("The file has no records."), parameter="file")
 
-    app.router.routes.extend([Route("/boom", boom), Route("/invalid", invalid, methods=["POST"])])
+    app.router.routes.extend(
+        [Route("/boom", boom), Route("/invalid", invalid, methods=["POST"]), Route("/busy", busy)]
+    )
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -50,6 +55,7 @@ def error_client(tmp_path: Path):  # type: ignore[no-untyped-def]
         ("POST", "/healthz", 405, "method_not_allowed"),
         ("POST", "/invalid", 422, "validation_error"),
         ("GET", "/boom", 500, "internal_error"),
+        ("GET", "/busy", 503, "service_unavailable"),
     ],
 )
 def test_every_error_has_the_same_shape(
@@ -86,3 +92,10 @@ def test_browsers_get_an_html_error_page(error_client) -> None:  # type: ignore[
     assert "Không có nội dung nào tại địa chỉ này." in response.text
     api = error_client.get("/api/v1/jobs/x", headers={"accept": "text/html"})
     assert api.headers["content-type"] == "application/json"
+
+
+def test_busy_answers_503_with_retry_after(error_client) -> None:  # type: ignore[no-untyped-def]
+    response = error_client.get("/busy?lang=vi")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["error"]["message"] == "Cơ sở dữ liệu đang bận; vui lòng thử lại."

@@ -84,3 +84,29 @@ def test_failed_transaction_writes_nothing(db: Database) -> None:
     with pytest.raises(RuntimeError):
         db.call(half_done, write=True)
     assert db.call(lambda s: s.get(Record, "DL-TMP-1")) is None
+
+
+def test_sqlite_write_lock_held_too_long_is_a_503_not_a_crash(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from server.errors import ServiceUnavailable
+
+    path = tmp_path / "locked.sqlite3"
+    db = Database(f"sqlite:///{path}", busy_timeout=0.2)
+    upgrade(db)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(ServiceUnavailable):
+            db.call(
+                lambda s: s.add(Record(id="DL-L-1", kind="di_tich", title={"vi": "Khóa"})),
+                write=True,
+            )
+        # Readers are not blocked by a writer (WAL).
+        assert db.call(lambda s: s.get(Record, "DL-L-1")) is None
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    db.call(lambda s: s.add(Record(id="DL-L-1", kind="di_tich", title={"vi": "Khóa"})), write=True)
+    assert db.call(lambda s: s.get(Record, "DL-L-1")).title == {"vi": "Khóa"}
+    db.dispose()
