@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -84,20 +83,30 @@ def prepare_database(ui: Ui, force: bool = False) -> None:
         db.dispose()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="museum")
+# Our own --help option, so its text is translated with the rest.
+HELP = click.help_option("-h", "--help", help=N_("Show this message and exit."))
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help=N_(
+        "Đắk Lắk digital heritage museum: server, worker and maintenance commands. "
+        "Settings come from MUSEUM_* environment variables (see the README)."
+    ),
+)
+@click.version_option(__version__, prog_name="museum", help=N_("Show the version and exit."))
+@HELP
 def main() -> None:
-    """Đắk Lắk digital heritage museum: server, worker and maintenance commands.
-
-    Settings come from MUSEUM_* environment variables (see the README).
-    """
+    pass
 
 
-@main.command()
-@click.option("--host", help="Address to listen on (default: MUSEUM_HOST or 127.0.0.1).")
-@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: MUSEUM_PORT or 8000).")
+@main.command(help=N_("Serve the museum website and API."))
+@click.option("--host", help=N_("Address to listen on (default: MUSEUM_HOST or 127.0.0.1)."))
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help=N_("Port (default: MUSEUM_PORT or 8000).")
+)
+@HELP
 def serve(host: str | None, port: int | None) -> None:
-    """Serve the museum website and API."""
     ui = load_ui()
     _serve(ui, host, port)
 
@@ -126,14 +135,14 @@ def _serve(ui: Ui, host: str | None, port: int | None) -> None:
     )
 
 
-@main.command()
+@main.command(help=N_("Run queued jobs (media processing). Start as many as the machines allow."))
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 64),
-    help="Jobs run at once (default: MUSEUM_WORKER_CONCURRENCY).",
+    help=N_("Jobs run at once (default: MUSEUM_WORKER_CONCURRENCY)."),
 )
+@HELP
 def worker(concurrency: int | None) -> None:
-    """Run queued jobs (media processing). Start as many as the machines allow."""
     from server.worker import run_worker
 
     ui = load_ui()
@@ -143,12 +152,12 @@ def worker(concurrency: int | None) -> None:
     run_worker(ui.settings, concurrency)
 
 
-@main.command()
-@click.option("--host", help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), help="Port to listen on.")
-@click.option("--no-serve", is_flag=True, help="Prepare the demo collection, then exit.")
+@main.command(help=N_("Prepare the demo collection (the seed catalog), then serve it."))
+@click.option("--host", help=N_("Address to listen on."))
+@click.option("--port", type=click.IntRange(1, 65535), help=N_("Port to listen on."))
+@click.option("--no-serve", is_flag=True, help=N_("Prepare the demo collection, then exit."))
+@HELP
 def demo(host: str | None, port: int | None, no_serve: bool) -> None:
-    """Prepare the demo collection (the seed catalog), then serve it."""
     ui = load_ui()
     with reported_errors(ui):
         prepare_database(ui)
@@ -158,10 +167,10 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
         _serve(ui, host, port)
 
 
-@main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@main.command(help=N_("Check every capability: tools, libraries, models, database, queue, disk."))
+@click.option("--json", "as_json", is_flag=True, help=N_("Print the checks as JSON."))
+@HELP
 def doctor(as_json: bool) -> None:
-    """Check every capability: tools, libraries, models, database, queue, disk."""
     from server.app import VIEWER_DIST
     from server.doctor import run_checks
 
@@ -180,7 +189,7 @@ def doctor(as_json: bool) -> None:
             else:
                 label = ui.t(N_("missing")) if check.required else ui.t(N_("optional, missing"))
                 status = f"[red]{label}: {ui.t(check.fix)}[/red] ({ui.t(check.detail)})"
-            table.add_row(check.name, status)
+            table.add_row(ui.t(check.name), status)
         Console(width=200, highlight=False).print(table)
         console.print(
             ui.t(
@@ -193,19 +202,20 @@ def doctor(as_json: bool) -> None:
         raise click.ClickException(
             ui.t(
                 N_("Required capabilities missing: {names}."),
-                names=", ".join(c.name for c in missing),
+                names=", ".join(ui.t(c.name) for c in missing),
             )
         )
 
 
-@main.group()
+@main.group(help=N_("Database schema commands."))
+@HELP
 def db() -> None:
-    """Database schema commands."""
+    pass
 
 
-@db.command("upgrade")
+@db.command("upgrade", help=N_("Create or migrate the catalog schema to the newest version."))
+@HELP
 def db_upgrade() -> None:
-    """Create or migrate the catalog schema to the newest version."""
     from server.db import Database
     from server.migrate import current_revision
 
@@ -218,9 +228,10 @@ def db_upgrade() -> None:
     console.print(ui.t(N_("Database schema is at revision {revision}."), revision=revision))
 
 
-@main.group()
+@main.group(help=N_("Heritage catalog commands."))
+@HELP
 def catalog() -> None:
-    """Heritage catalog commands."""
+    pass
 
 
 def _import_catalog(ui: Ui, path: Path) -> Any:
@@ -244,13 +255,16 @@ def _import_message(ui: Ui, summary: Any) -> str:
     )
 
 
-@catalog.command("import")
+@catalog.command(
+    "import",
+    help=N_(
+        "Import or update records from an inventory CSV (the seed catalog's columns). "
+        "The whole file is checked first; if any row is faulty nothing is written."
+    ),
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@HELP
 def catalog_import(file: Path) -> None:
-    """Import or update records from an inventory CSV (the seed catalog's columns).
-
-    The whole file is checked first; if any row is faulty nothing is written.
-    """
     ui = load_ui()
     with reported_errors(ui):
         prepare_database(ui)
@@ -258,14 +272,16 @@ def catalog_import(file: Path) -> None:
     console.print(_import_message(ui, summary))
 
 
-@main.command()
+@main.command(
+    help=N_(
+        "Store files as immutable originals and queue their processing. "
+        "Prints one line per file: asset id, SHA-256, kind, file name."
+    )
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--record", "record_id", help="Attach the files to this catalog record.")
+@click.option("--record", "record_id", help=N_("Attach the files to this catalog record."))
+@HELP
 def ingest(files: tuple[Path, ...], record_id: str | None) -> None:
-    """Store files as immutable originals and queue their processing.
-
-    Prints one line per file: asset id, SHA-256, kind, file name.
-    """
     ui = load_ui()
     with reported_errors(ui):
         _check_ingest_inputs(ui, files)
@@ -393,9 +409,31 @@ def _byte_progress(ui: Ui) -> Iterator[Callable[[int], None]]:
         yield lambda n: progress.advance(task, n)
 
 
-def run() -> None:  # pragma: no cover - the console-script shim
+def help_language() -> str:
+    """The language for ``--help``: MUSEUM_LANGUAGE, or Vietnamese if settings are unusable."""
+    try:
+        return Settings.from_env().language
+    except SettingsError:
+        return Settings().language  # the command itself will report the bad setting
+
+
+def localize_help(command: click.Command, gettext: Callable[[str], str]) -> None:
+    """Translate the help of a command, its options and its subcommands, in place."""
+    if command.help:
+        command.help = gettext(command.help)
+    for param in command.params:
+        if isinstance(param, click.Option) and param.help:
+            param.help = gettext(param.help)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            localize_help(sub, gettext)
+
+
+def run() -> None:
+    """The ``museum`` console script: help in the interface language, then the command."""
+    localize_help(main, load_catalogs()[help_language()].gettext)
     main(prog_name="museum")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+if __name__ == "__main__":
+    run()

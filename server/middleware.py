@@ -13,6 +13,8 @@ from server.i18n import COOKIE_MAX_AGE, COOKIE_NAME, match_language, negotiate_l
 
 log = logging.getLogger(__name__)
 
+LANGUAGE_NEUTRAL_PREFIXES = ("/static/", "/media/")
+
 # No third-party origin anywhere: every script, style, font, image and media
 # file comes from this site. blob: is for media streams and 3D textures built
 # in the browser; data: for small inline images.
@@ -91,6 +93,10 @@ class LanguageMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in {"http", "websocket"}:
+            await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith(LANGUAGE_NEUTRAL_PREFIXES):
+            # Immutable files are the same in every language: no Vary, so caches share them.
             await self.app(scope, receive, send)
             return
         query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [None])[0]

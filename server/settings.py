@@ -34,40 +34,34 @@ class SettingsError(ValueError):
         super().__init__(f"{variable}={value!r}: {vi} / {en}")
 
 
-def _parse_int(low: int, high: int) -> Callable[[str, str], int]:
-    def parse(name: str, raw: str) -> int:
+def _parse_range(
+    convert: Callable[[str], float], low: float, high: float, vi: str, en: str
+) -> Callable[[str, str], Any]:
+    """A parser for a number within ``[low, high]``; ``vi``/``en`` name the unit."""
+
+    def parse(name: str, raw: str) -> Any:
         try:
-            value = int(raw.strip())
+            value = convert(raw.strip())
         except ValueError:
             value = low - 1
         if not low <= value <= high:
             raise SettingsError(
                 name,
                 raw,
-                f"phải là số nguyên từ {low} đến {high}",
-                f"must be a whole number from {low} to {high}",
+                f"phải là {vi} từ {low:g} đến {high:g}",
+                f"must be {en} from {low:g} to {high:g}",
             )
         return value
 
     return parse
+
+
+def _parse_int(low: int, high: int) -> Callable[[str, str], int]:
+    return _parse_range(int, low, high, "số nguyên", "a whole number")
 
 
 def _parse_seconds(low: float, high: float) -> Callable[[str, str], float]:
-    def parse(name: str, raw: str) -> float:
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise SettingsError(
-                name,
-                raw,
-                f"phải là số giây từ {low:g} đến {high:g}",
-                f"must be a number of seconds from {low:g} to {high:g}",
-            )
-        return value
-
-    return parse
+    return _parse_range(float, low, high, "số giây", "a number of seconds")
 
 
 def parse_size(name: str, raw: str) -> int:

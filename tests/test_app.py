@@ -168,6 +168,7 @@ def test_viewer_bundle_is_served_immutable(tmp_path: Path, seeded_settings: Sett
         response = client.get("/static/viewer/main-ABC123.js")
         assert response.status_code == 200
         assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert "vary" not in response.headers  # one cached copy for every language
         assert client.get("/static/viewer/../manifest.json").status_code == 404
 
 

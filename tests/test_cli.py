@@ -189,3 +189,15 @@ def test_demo_prepares_the_seed_collection(tmp_path: Path) -> None:
     result = run_museum(tmp_path, "demo", "--no-serve")
     assert result.returncode == 0, result.stderr
     assert "31" in result.stdout
+
+
+def test_help_speaks_the_interface_language(tmp_path: Path) -> None:
+    vi = run_museum(tmp_path, "serve", "--help")
+    assert vi.returncode == 0
+    assert "Phục vụ trang web và API của bảo tàng." in vi.stdout
+    assert "Hiện hướng dẫn này rồi thoát." in vi.stdout
+    en = run_museum(tmp_path, "serve", "--help", env={"MUSEUM_LANGUAGE": "en"})
+    assert "Serve the museum website and API." in en.stdout
+    # Help still works when a setting is broken; the command itself reports it.
+    broken = run_museum(tmp_path, "--help", env={"MUSEUM_PORT": "abc"})
+    assert broken.returncode == 0 and "museum" in broken.stdout
