@@ -22,7 +22,7 @@ from tests.jobhelpers import job_service
 
 pytestmark = pytest.mark.slow
 MUSEUM = str(Path(sys.executable).parent / "museum")
-LEASE = 2.0
+LEASE = 3.0
 
 
 @pytest.fixture(params=["sqlite", "postgresql+redis"])
