@@ -44,7 +44,7 @@ format: install
 
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header -o server/locale/messages.pot .
-	$(BIN)/pybabel update -i server/locale/messages.pot -d server/locale -D messages --width 100 --ignore-pot-creation-date
+	$(BIN)/pybabel update -i server/locale/messages.pot -d server/locale -D messages --width 100 --ignore-pot-creation-date --no-fuzzy-matching
 	@rm -f server/locale/messages.pot
 
 clean:

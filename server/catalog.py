@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from server.errors import N_, ValidationError
 from server.i18n import nfc
 from server.models import RECORD_KINDS, Asset, Record
+from server.search import index_record
+from server.vocab import designation_from_text, subtype_from_text
 
 # The seed catalog's columns (../shared/domain/seed-catalog.csv).
 REQUIRED_COLUMNS = ("seed_id", "entity_type", "name_vi")
@@ -68,6 +70,7 @@ def _row_to_record(row: dict[str, str]) -> Record:
     if row.get("name_en"):
         title["en"] = row["name_en"]
     description = {"en": row["short_description_en"]} if row.get("short_description_en") else {}
+    kind = row["entity_type"]
     return Record(
         id=row["seed_id"],
         kind=row["entity_type"],
@@ -82,7 +85,20 @@ def _row_to_record(row: dict[str, str]) -> Record:
         ethnic_groups=row.get("ethnic_groups", ""),
         sources=_split_sources(row.get("source_url", "")),
         needs_verify=row.get("needs_verify", ""),
+        designation=designation_from_text(row.get("ranking_or_listing", ""), kind),
+        subtype=subtype_from_text(row.get("category_vi", ""), kind),
+        decisions=_decisions(row),
+        access_level="public",
+        digitization_status="not_digitized",
     )
+
+
+def _decisions(row: dict[str, str]) -> list[dict[str, str]]:
+    """The recognition decision the seed names, if any, as a structured entry."""
+    note = row.get("decision_or_note", "")
+    if not note or "not retrieved" in note.lower():
+        return []
+    return [{"text": note, "year": row.get("ranking_year", "")}]
 
 
 def _check_row(line: int, row: dict[str, str], seen: set[str]) -> list[RowProblem]:
@@ -173,6 +189,9 @@ _COMPARED = (
     "ethnic_groups",
     "sources",
     "needs_verify",
+    "designation",
+    "subtype",
+    "decisions",
 )
 
 
@@ -183,6 +202,7 @@ def import_records(session: Session, records: Iterable[Record]) -> ImportSummary
         existing = session.get(Record, incoming.id)
         if existing is None:
             session.add(incoming)
+            index_record(session, incoming)
             created += 1
             continue
         changed = False
@@ -191,6 +211,8 @@ def import_records(session: Session, records: Iterable[Record]) -> ImportSummary
             if getattr(existing, name) != value:
                 setattr(existing, name, value)
                 changed = True
+        if changed:
+            index_record(session, existing)
         updated += changed
         unchanged += not changed
     return ImportSummary(created, updated, unchanged)

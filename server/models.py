@@ -12,13 +12,18 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -37,6 +42,9 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 RECORD_KINDS = ("di_san_phi_vat_the", "di_tich", "hien_vat", "di_san_tu_lieu")
 
 JOB_STATES = ("queued", "running", "succeeded", "failed")
+
+# Catalog data may be reused freely; a record's own rights statement covers its media.
+DEFAULT_RIGHTS = "http://rightsstatements.org/vocab/CNE/1.0/"
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -71,8 +79,163 @@ class Record(Base):
     ethnic_groups: Mapped[str] = mapped_column(Text, default="")
     sources: Mapped[list[str]] = mapped_column(JSONType, default=list)
     needs_verify: Mapped[str] = mapped_column(String(255), default="")
+    # Scientific record (heritage-standards §3); codes come from server.vocab.
+    alt_titles: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    significance: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    registration_number: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    designation: Mapped[str] = mapped_column(String(32), default="chua_xep_hang", index=True)
+    decisions: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
+    subtype: Mapped[str] = mapped_column(String(64), default="")
+    materials: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    techniques: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    dimensions: Mapped[str] = mapped_column(Text, default="")
+    dating: Mapped[str] = mapped_column(String(255), default="")
+    date_earliest: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    date_latest: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    period: Mapped[str] = mapped_column(String(128), default="")
+    condition: Mapped[str] = mapped_column(String(64), default="")
+    provenance: Mapped[str] = mapped_column(Text, default="")
+    rights: Mapped[str] = mapped_column(String(255), default=DEFAULT_RIGHTS)
+    rights_holder: Mapped[str] = mapped_column(String(255), default="")
+    credit_line: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    access_level: Mapped[str] = mapped_column(String(16), default="public", index=True)
+    digitization_status: Mapped[str] = mapped_column(
+        String(16), default="not_digitized", index=True
+    )
+    digitization_priority: Mapped[int] = mapped_column(Integer, default=3)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime, default=utcnow, onupdate=utcnow, index=True
+    )
+    # Records are never erased: OAI-PMH harvesters must learn of deletions.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Place(Base):
+    """A place: a commune-level unit, a village (buôn), a site; current and pre-2025 names."""
+
+    __tablename__ = "places"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[dict[str, str]] = mapped_column(JSONType)
+    kind: Mapped[str] = mapped_column(String(32), default="site")
+    commune_current: Mapped[str] = mapped_column(String(255), default="")
+    province_current: Mapped[str] = mapped_column(String(255), default="Đắk Lắk")
+    district_historical: Mapped[str] = mapped_column(String(255), default="")
+    province_historical: Mapped[str] = mapped_column(String(255), default="")
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class RecordPlace(Base):
+    __tablename__ = "record_places"
+    __table_args__ = (PrimaryKeyConstraint("record_id", "place_id", "role"),)
+
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"))
+    place_id: Mapped[str] = mapped_column(ForeignKey("places.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32), default="located_at")
+
+
+class Agent(Base):
+    """A person, a community (a village, a gong troupe) or an organisation."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[dict[str, str]] = mapped_column(JSONType)
+    kind: Mapped[str] = mapped_column(String(32), default="person")
+    ethnic_group: Mapped[str] = mapped_column(String(128), default="")
+    honorific: Mapped[str] = mapped_column(String(128), default="")
+    description: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class RecordAgent(Base):
+    __tablename__ = "record_agents"
+    __table_args__ = (PrimaryKeyConstraint("record_id", "agent_id", "role"),)
+
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"))
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32), default="bearer")
+
+
+class Collection(Base):
+    __tablename__ = "collections"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[dict[str, str]] = mapped_column(JSONType)
+    description: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    access_level: Mapped[str] = mapped_column(String(16), default="public")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class CollectionRecord(Base):
+    __tablename__ = "collection_records"
+    __table_args__ = (PrimaryKeyConstraint("collection_id", "record_id"),)
+
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Exhibition(Base):
+    """A virtual exhibition: an ordered walk through stops, each with its own text."""
+
+    __tablename__ = "exhibitions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[dict[str, str]] = mapped_column(JSONType)
+    summary: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    access_level: Mapped[str] = mapped_column(String(16), default="public")
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class ExhibitionStop(Base):
+    __tablename__ = "exhibition_stops"
+    __table_args__ = (UniqueConstraint("exhibition_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    exhibition_id: Mapped[str] = mapped_column(ForeignKey("exhibitions.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    record_id: Mapped[str | None] = mapped_column(
+        ForeignKey("records.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    asset_id: Mapped[str | None] = mapped_column(
+        ForeignKey("assets.id", ondelete="SET NULL"), nullable=True
+    )
+    title: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    text: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+
+
+class RecordFacet(Base):
+    """One facet value of a record (ethnic group, place, material, media kind ...), for filters."""
+
+    __tablename__ = "record_facets"
+    __table_args__ = (
+        PrimaryKeyConstraint("record_id", "facet", "value"),
+        Index("ix_record_facets_facet_value", "facet", "value"),
+    )
+
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"))
+    facet: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class RecordSearch(Base):
+    """Folded (diacritic-free) text of a record, indexed by FTS5 or tsvector per engine."""
+
+    __tablename__ = "record_search"
+
+    record_id: Mapped[str] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
+    )
+    title: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    exact: Mapped[str] = mapped_column(Text, default="")
 
 
 class Asset(Base):
@@ -89,7 +252,16 @@ class Asset(Base):
     record_id: Mapped[str | None] = mapped_column(
         ForeignKey("records.id", ondelete="SET NULL"), index=True, nullable=True
     )
+    role: Mapped[str] = mapped_column(String(16), default="primary")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    label: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    access_level: Mapped[str] = mapped_column(String(16), default="public")
+    # Width, height, duration, faces ... of the published derivative, written by pipelines.
+    technical: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # The derivative version visitors see (derivatives/<asset>/<version>/); None: not yet processed.
+    published_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
 class Job(Base):
@@ -131,3 +303,19 @@ class JobEvent(Base):
     event: Mapped[str] = mapped_column(String(16))
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+# Engine-specific search structures live outside the ORM: SQLite's FTS5 table
+# (and its shadow tables) and PostgreSQL's generated tsvector column.
+ENGINE_SPECIFIC = ("record_fts",)
+
+
+def include_in_comparison(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """Alembic hook: leave engine-specific search objects out of schema comparison."""
+    if name is None:
+        return True
+    if type_ == "table" and name.startswith(ENGINE_SPECIFIC):
+        return False
+    return not (type_ in {"column", "index"} and name in {"tsv", "ix_record_search_tsv"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,9 +35,9 @@ def _admin_engine():  # type: ignore[no-untyped-def]
     return create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards; skips when the server is away."""
     engine = _admin_engine()
     name = f"museum_test_{uuid.uuid4().hex[:12]}"
     try:
@@ -52,6 +53,13 @@ def postgres_url() -> Iterator[str]:
         with engine.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -90,6 +98,28 @@ def queue_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     request.applymarker(pytest.mark.redis)
     url: str = request.getfixturevalue("redis_url")
     return url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def seeded_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    """The seed catalog on each engine, shared by a module's read-only tests."""
+    with contextmanager(_engine_url)(request, tmp_path_factory) as url:
+        db = Database(url)
+        upgrade(db)
+        db.call(lambda session: import_catalog_file(session, SEED_CATALOG), write=True)
+        yield db
+        db.dispose()
+
+
+def _engine_url(request: pytest.FixtureRequest, factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{factory.mktemp('seeded') / 'museum.sqlite3'}"
+        return
+    request.applymarker(pytest.mark.postgres)
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

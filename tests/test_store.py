@@ -10,7 +10,7 @@ from sqlalchemy import inspect, select
 from server.catalog import import_catalog_file, records_by_kind
 from server.db import Database
 from server.migrate import current_revision, head_revision, is_current, upgrade
-from server.models import Base, Job, Record
+from server.models import Base, Job, Record, include_in_comparison
 from tests.conftest import SEED_CATALOG
 
 
@@ -27,7 +27,10 @@ def test_migrations_build_exactly_the_models(db: Database) -> None:
     assert is_current(db)
     assert current_revision(db) == head_revision()
     with db.engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(
+            connection, opts={"include_object": include_in_comparison}
+        )
+        diff = compare_metadata(context, Base.metadata)
     assert diff == []
     assert {"records", "assets", "jobs", "job_events", "alembic_version"} <= set(
         inspect(db.engine).get_table_names()
@@ -110,3 +113,29 @@ def test_sqlite_write_lock_held_too_long_is_a_503_not_a_crash(tmp_path) -> None:
     db.call(lambda s: s.add(Record(id="DL-L-1", kind="di_tich", title={"vi": "Khóa"})), write=True)
     assert db.call(lambda s: s.get(Record, "DL-L-1")).title == {"vi": "Khóa"}
     db.dispose()
+
+
+def test_upgrade_keeps_rows_written_by_an_older_schema(db: Database) -> None:
+    from sqlalchemy import text
+
+    upgrade(db, "0001")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO records (id, kind, title, description, category, ranking,"
+                " ranking_year,"
+                " decision_note, location_current, location_historical, ethnic_groups, sources,"
+                " needs_verify, created_at, updated_at) VALUES ('OLD-1', 'di_tich',"
+                " '{\"vi\": \"Tháp cũ\"}', '{}', '', '', '', '', '', '', '', '[]', '',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+    upgrade(db)
+    old = db.call(lambda s: s.get(Record, "OLD-1"))
+    assert old.title == {"vi": "Tháp cũ"}
+    assert (old.access_level, old.designation, old.digitization_status) == (
+        "public",
+        "chua_xep_hang",
+        "not_digitized",
+    )
+    assert old.materials == [] and old.alt_titles == {}
