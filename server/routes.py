@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 
-from server import api, exports, iiif_presentation, oai, ops, pages
+from server import api, exports, iiif_presentation, oai, openapi, ops, pages
 from server.settings import Settings
 from server.static import ImmutableStaticFiles
 
@@ -22,11 +24,25 @@ def build_routes(settings: Settings, viewer_dist: Path) -> list[BaseRoute]:
         Mount(
             "/api/v1",
             routes=[
+                Route("/search", api.search_records, name="search"),
+                Route("/records", api.list_records, name="records"),
+                Route("/records/{record_id:str}", api.record_detail, name="record"),
+                Route("/collections", api.list_collections, name="collections"),
+                Route("/collections/{collection_id:str}", api.collection_detail, name="collection"),
+                Route("/exhibitions", api.list_exhibitions, name="exhibitions"),
+                Route("/exhibitions/{exhibition_id:str}", api.exhibition_detail, name="exhibition"),
+                Route("/places", api.list_places, name="places"),
+                Route("/places/{place_id:str}", api.place_detail, name="place"),
+                Route("/media/{asset_id:str}", api.media_detail, name="media_detail"),
                 Route(f"/jobs/{JOB_ID}", api.job_detail, name="job"),
                 Route("/exports/catalog.{fmt:str}", exports.catalog_export, name="catalog_export"),
             ],
+            middleware=[
+                Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD"])
+            ],
             name="api",
         ),
+        Route("/api/openapi.json", openapi.openapi_json, name="openapi"),
         # IIIF Presentation 3.0 and OAI-PMH 2.0: other systems harvest without asking
         Route(
             "/iiif/3/manifests/{record_id:str}", iiif_presentation.manifest, name="iiif_manifest"
