@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?= -v
 VIEWER_SOURCES := $(shell find viewer/src -type f 2>/dev/null) viewer/build.mjs viewer/package-lock.json
 
-.PHONY: help install viewer demo serve test test-python test-viewer lint format messages clean
+.PHONY: help install viewer demo serve test test-python test-viewer lint format messages bench clean
 
 help:
 	@echo "make demo      install what is missing, then serve the demo museum at http://127.0.0.1:8000"
 	@echo "make test      install what is missing, then run every test (Python, browser, viewer)"
 	@echo "make lint      ruff + mypy"
+	@echo "make bench     measure speed against reference tools; writes docs/benchmarks.md"
 	@echo "make messages  re-extract translatable messages into the .po catalogs"
 
 install:
@@ -46,6 +47,15 @@ messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header -o server/locale/messages.pot .
 	$(BIN)/pybabel update -i server/locale/messages.pot -d server/locale -D messages --width 100 --ignore-pot-creation-date --no-fuzzy-matching
 	@rm -f server/locale/messages.pot
+
+BENCH_RECORDS ?= 100000
+
+bench: install
+	@{ echo "# Benchmarks"; echo; \
+	  echo "Measured by \`make bench\` on this project's 2-core machine; each row compares the museum"; \
+	  echo "with a reference in the same run."; echo; \
+	  $(BIN)/python scripts/bench_search.py --records $(BENCH_RECORDS); } > docs/benchmarks.md.tmp; \
+	  status=$$?; mv docs/benchmarks.md.tmp docs/benchmarks.md; cat docs/benchmarks.md; exit $$status
 
 clean:
 	rm -rf viewer/dist .pytest_cache .mypy_cache .ruff_cache test-results

@@ -52,7 +52,7 @@ def access_levels(request: Request) -> tuple[str, ...]:
 
 def _gettext(request: Request) -> Callable[[str], str]:
     museum = get_museum(request)
-    return museum.gettext(request.state.lang).gettext
+    return museum.translations(request.state.lang).gettext
 
 
 def record_summary(record: Record, base: str) -> dict[str, Any]:
@@ -103,6 +103,7 @@ async def search_records(request: Request) -> Response:
             "total": page.total,
             "items": [record_summary(records[i], base) for i in page.ids if i in records],
             "facets": _facets_json(page.facets, gettext, place_names),
+            "facets_complete": page.facets_complete,
             "next_cursor": encode_cursor(Cursor(offset=next_offset))
             if next_offset < page.total
             else None,

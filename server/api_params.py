@@ -99,9 +99,11 @@ def parse_bool(params: QueryParams, name: str) -> bool:
     raise BadRequest(N_("{name} must be true or false."), parameter=name, name=name)
 
 
-def parse_search(params: QueryParams, access_levels: tuple[str, ...]) -> tuple[SearchQuery, int]:
+def parse_search(
+    params: QueryParams, access_levels: tuple[str, ...], allowed: set[str] = SEARCH_PARAMETERS
+) -> tuple[SearchQuery, int]:
     """The search to run and the page size; the offset comes from the cursor."""
-    _reject_unknown(params, SEARCH_PARAMETERS)
+    _reject_unknown(params, allowed)
     text = _single(params, "q") or ""
     if len(text) > MAX_QUERY_LENGTH:
         raise BadRequest(

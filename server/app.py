@@ -81,14 +81,22 @@ def build_templates(museum_ref: dict[str, Museum]) -> Jinja2Templates:
     def language_context(request: Request) -> dict[str, object]:
         museum = museum_ref["museum"]
         lang = getattr(request.state, "lang", museum.settings.language)
-        translations = museum.gettext(lang)
+        translations = museum.translations(lang)
 
         def path_for(name: str, /, **params: object) -> str:
             """A root-relative URL: it survives proxies and never names a host."""
             return str(request.url_for(name, **params).path)
 
+        def lang_query(code: str) -> str:
+            """This page's query string with ``lang`` switched to ``code``."""
+            from urllib.parse import urlencode
+
+            pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+            return urlencode([*pairs, ("lang", code)])
+
         return {
             "path_for": path_for,
+            "lang_query": lang_query,
             "lang": lang,
             "gettext": translations.gettext,
             "ngettext": translations.ngettext,

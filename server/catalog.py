@@ -1,24 +1,50 @@
-"""The heritage catalog: reading the inventory CSV, importing it, and querying records."""
+"""The heritage catalog: what a row of the inventory spreadsheet means, writing records, queries.
+
+A row is a mapping ``column -> cell text`` (the columns are documented in
+``docs/import-export.md``). :func:`parse_row` checks every cell and turns a
+good row into a :class:`RecordRow`; :func:`import_records` writes rows by id
+without ever duplicating a record. Reading CSV and XLSX files, the all-or-
+nothing rule and the problem report live in :mod:`server.importer`.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from gettext import NullTranslations
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
 from sqlalchemy.orm import Session
 
-from server.errors import N_, ValidationError
-from server.i18n import nfc
-from server.models import RECORD_KINDS, Asset, Record
-from server.search import index_record
-from server.vocab import designation_from_text, subtype_from_text
+from server.errors import N_
+from server.i18n import load_catalogs, nfc
+from server.models import DEFAULT_RIGHTS, RECORD_KINDS, Asset, Record
+from server.records import visible
+from server.search import fold, index_record
+from server.vocab import (
+    ACCESS_LEVELS,
+    CONTENT_LANGUAGES,
+    DESIGNATIONS,
+    DESIGNATIONS_BY_KIND,
+    DIGITIZATION_STATUSES,
+    KINDS,
+    PUBLIC_ACCESS,
+    SUBTYPES,
+    SUBTYPES_BY_KIND,
+    designation_from_text,
+    subtype_from_text,
+)
 
-# The seed catalog's columns (../shared/domain/seed-catalog.csv).
+if TYPE_CHECKING:
+    from server.importer import ImportReport
+
+# The seed catalog's columns (assets/seed-catalog.csv).
 REQUIRED_COLUMNS = ("seed_id", "entity_type", "name_vi")
 OPTIONAL_COLUMNS = (
     "name_en",
@@ -33,17 +59,96 @@ OPTIONAL_COLUMNS = (
     "source_url",
     "needs_verify",
 )
+# Structured columns of the scientific record, named after Record fields.
+FIELD_COLUMNS = (
+    "designation",
+    "subtype",
+    "registration_number",
+    "materials",
+    "techniques",
+    "dimensions",
+    "dating",
+    "date_earliest",
+    "date_latest",
+    "period",
+    "condition",
+    "provenance",
+    "rights",
+    "rights_holder",
+    "access_level",
+    "digitization_status",
+    "digitization_priority",
+)
+# Multilingual text: language code -> column (the seed's English description keeps its name).
+TITLE_COLUMNS = {lang: f"name_{lang}" for lang in CONTENT_LANGUAGES}
+DESCRIPTION_COLUMNS = {
+    **{lang: f"description_{lang}" for lang in CONTENT_LANGUAGES},
+    "en": "short_description_en",
+}
+LANGUAGE_MAPS = {"title": TITLE_COLUMNS, "description": DESCRIPTION_COLUMNS}
+COLUMNS = tuple(
+    dict.fromkeys(
+        REQUIRED_COLUMNS
+        + OPTIONAL_COLUMNS
+        + FIELD_COLUMNS
+        + tuple(TITLE_COLUMNS.values())
+        + tuple(DESCRIPTION_COLUMNS.values())
+    )
+)
+
 MAX_FIELD_LENGTH = 20_000
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-# C0/C1 control characters other than tab and newline never belong in a record.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+MAX_SHOWN_VALUE = 80
+MIN_YEAR, MAX_YEAR = -100_000, 9_999
+PRIORITY_RANGE = (1, 5)
+SOURCE_SEPARATOR = " ; "
+LIST_SEPARATOR = ";"
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# C0/C1 control characters other than tab, newline and carriage return never belong in a record.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# What csv's surrogateescape decoding makes of bytes that are not UTF-8.
+UNDECODABLE = re.compile(r"[\udc80-\udcff]")
+WEB_SCHEMES = ("http", "https")
+
+# Spreadsheet formulas: a cell starting with one of these may be run by Excel or LibreOffice.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d+)*|[.,]\d+)([eE][+-]?\d+)?%?$")
+_FORMULA_HINT = re.compile(
+    r"(?<!\w)[A-Za-z_][A-Za-z0-9_.]*\("  # a function call: HYPERLINK(, cmd(
+    r"|\|"  # dynamic data exchange: cmd|' /C calc'!A0
+    r"|^[+\-@]\s*\$?[A-Za-z]{1,3}\$?\d+(?!\w)"  # a cell reference: -A1, +$B$2
+    r"|^[+\-@]\s*="  # +=..., -=...
+)
 
 
 @dataclass(frozen=True)
 class RowProblem:
+    """One faulty cell: its row as the spreadsheet shows it, its column and what is wrong.
+
+    ``message`` is English; ``message_id`` and ``params`` translate it (:meth:`render`).
+    """
+
     line: int
     column: str
     message: str
+    value: str = ""
+    message_id: str = ""
+    params: Mapping[str, str | int] = field(default_factory=dict, hash=False, compare=False)
+
+    def render(self, gettext: Callable[[str], str] | None = None) -> str:
+        if gettext is None or not self.message_id:
+            return self.message
+        try:
+            return gettext(self.message_id).format(**self.params)
+        except (KeyError, IndexError, ValueError):
+            return self.message
+
+
+def problem(
+    line: int, column: str, message_id: str, value: str = "", **params: str | int
+) -> RowProblem:
+    return RowProblem(
+        line, column, message_id.format(**params), shown_value(value), message_id, params
+    )
 
 
 @dataclass(frozen=True)
@@ -57,175 +162,514 @@ class ImportSummary:
         return self.created + self.updated + self.unchanged
 
 
-def clean_text(value: str) -> str:
-    return nfc(value.strip())
+@dataclass(frozen=True)
+class RecordRow:
+    """A checked row: the record it describes and which of its fields the row sets.
 
-
-def _split_sources(value: str) -> list[str]:
-    return [part.strip() for part in value.split(" ; ") if part.strip()] if value else []
-
-
-def _row_to_record(row: dict[str, str]) -> Record:
-    title = {"vi": row["name_vi"]}
-    if row.get("name_en"):
-        title["en"] = row["name_en"]
-    description = {"en": row["short_description_en"]} if row.get("short_description_en") else {}
-    kind = row["entity_type"]
-    return Record(
-        id=row["seed_id"],
-        kind=row["entity_type"],
-        title=title,
-        description=description,
-        category=row.get("category_vi", ""),
-        ranking=row.get("ranking_or_listing", ""),
-        ranking_year=row.get("ranking_year", ""),
-        decision_note=row.get("decision_or_note", ""),
-        location_current=row.get("location_current", ""),
-        location_historical=row.get("location_historical", ""),
-        ethnic_groups=row.get("ethnic_groups", ""),
-        sources=_split_sources(row.get("source_url", "")),
-        needs_verify=row.get("needs_verify", ""),
-        designation=designation_from_text(row.get("ranking_or_listing", ""), kind),
-        subtype=subtype_from_text(row.get("category_vi", ""), kind),
-        decisions=_decisions(row),
-        access_level="public",
-        digitization_status="not_digitized",
-    )
-
-
-def _decisions(row: dict[str, str]) -> list[dict[str, str]]:
-    """The recognition decision the seed names, if any, as a structured entry."""
-    note = row.get("decision_or_note", "")
-    if not note or "not retrieved" in note.lower():
-        return []
-    return [{"text": note, "year": row.get("ranking_year", "")}]
-
-
-def _check_row(line: int, row: dict[str, str], seen: set[str]) -> list[RowProblem]:
-    problems = []
-    for column, value in row.items():
-        if _CONTROL_RE.search(value):
-            problems.append(RowProblem(line, column, "contains control characters"))
-        if len(value) > MAX_FIELD_LENGTH:
-            problems.append(RowProblem(line, column, f"longer than {MAX_FIELD_LENGTH} characters"))
-    for column in REQUIRED_COLUMNS:
-        if not row.get(column):
-            problems.append(RowProblem(line, column, "is required"))
-    record_id = row.get("seed_id", "")
-    if record_id and not _ID_RE.match(record_id):
-        problems.append(
-            RowProblem(line, "seed_id", "use letters, digits, '.', '_' or '-' (max 64)")
-        )
-    if record_id in seen:
-        problems.append(RowProblem(line, "seed_id", f"duplicate id {record_id}"))
-    seen.add(record_id)
-    kind = row.get("entity_type", "")
-    if kind and kind not in RECORD_KINDS:
-        problems.append(
-            RowProblem(line, "entity_type", f"must be one of {', '.join(RECORD_KINDS)}")
-        )
-    return problems
-
-
-def read_catalog_csv(data: bytes) -> list[Record]:
-    """Parse and validate a whole CSV file; any problem rejects the whole file.
-
-    Raises :class:`ValidationError` whose ``problems`` list every faulty row.
+    ``attributes`` are the Record fields the row gives (a column absent from the
+    file, or an empty cell of a column that keeps its value, leaves a stored
+    record's field alone); ``languages`` the languages it gives per text map.
     """
+
+    line: int
+    record: Record
+    attributes: frozenset[str]
+    languages: Mapping[str, frozenset[str]]
+
+
+class CellError(Exception):
+    """A cell that cannot be read: an English message id and its parameters."""
+
+    def __init__(self, message_id: str, **params: str | int) -> None:
+        super().__init__(message_id)
+        self.message_id = message_id
+        self.params = params
+
+
+# Cells
+
+
+def clean_text(value: str) -> str:
+    return nfc(value.strip().replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def shown_value(value: str) -> str:
+    """A cell as a problem report shows it: bad bytes as U+FFFD, controls escaped, truncated."""
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if len(text) <= MAX_SHOWN_VALUE:
+        return text
+    cut = MAX_SHOWN_VALUE
+    while cut > 0 and unicodedata.combining(text[cut]):
+        cut -= 1  # never separate a breve or tone mark from its letter
+    return text[:cut] + "…"
+
+
+def is_plain_number(value: str) -> bool:
+    return bool(PLAIN_NUMBER.match(value.strip()))
+
+
+def looks_like_formula(value: str) -> bool:
+    """True for a cell a spreadsheet would run: ``=HYPERLINK(...)``, ``-2+cmd|...``, ``@SUM(A1)``.
+
+    ``-12`` is a negative number and ``- Bộ chiêng (6 chiếc)`` a list item: neither is a formula.
+    """
+    text = value.lstrip(" \t\r\n")
+    if not text or text[0] not in FORMULA_TRIGGERS:
+        return False
+    if text[0] == "=":
+        return True
+    return not is_plain_number(text) and bool(_FORMULA_HINT.search(text))
+
+
+def check_cell(raw: str) -> None:
+    """Raise :class:`CellError` for what no column accepts."""
+    if UNDECODABLE.search(raw):
+        raise CellError(N_("is not valid UTF-8 (shown as �); save the file as CSV UTF-8"))
+    if looks_like_formula(raw):
+        raise CellError(
+            N_("looks like a spreadsheet formula; type the value itself, not a formula")
+        )
+    if CONTROL_CHARACTERS.search(raw):
+        raise CellError(N_("contains control characters"))
+    if len(raw) > MAX_FIELD_LENGTH:
+        raise CellError(N_("is longer than {limit} characters"), limit=MAX_FIELD_LENGTH)
+
+
+# Column parsers: cleaned cell text -> field value, or CellError.
+
+
+def _column_length(attribute: str) -> int | None:
+    column_type = Record.__table__.c[attribute].type
+    return column_type.length if isinstance(column_type, String) else None
+
+
+def _text(attribute: str) -> Callable[[str], str]:
+    limit = _column_length(attribute)
+
+    def parse(text: str) -> str:
+        if limit is not None and len(text) > limit:
+            raise CellError(N_("is longer than {limit} characters"), limit=limit)
+        return text
+
+    return parse
+
+
+def _list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(LIST_SEPARATOR) if part.strip()]
+
+
+def _year(text: str) -> int | None:
+    if not text:
+        return None
+    if not re.fullmatch(r"[+-]?\d+(\.0+)?", text):
+        raise CellError(N_("is not a whole number (a year; negative for BCE)"))
+    year = int(float(text)) if "." in text else int(text)
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise CellError(N_("must be between {low} and {high}"), low=MIN_YEAR, high=MAX_YEAR)
+    return year
+
+
+def _priority(text: str) -> int:
+    low, high = PRIORITY_RANGE
+    if not re.fullmatch(r"\d+(\.0+)?", text) or not low <= int(float(text)) <= high:
+        raise CellError(N_("must be a whole number from {low} to {high}"), low=low, high=high)
+    return int(float(text))
+
+
+def web_address(text: str) -> str:
+    """An absolute http(s) address, or CellError."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationError(
-            N_("The file is not valid UTF-8 (byte {offset}). Save it as UTF-8 CSV."),
-            parameter="file",
-            offset=exc.start,
-        ) from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        raise ValidationError(
-            N_("The file lacks the required column(s): {columns}."),
-            parameter="header",
-            columns=", ".join(missing),
-        )
-    records: list[Record] = []
-    problems: list[RowProblem] = []
-    seen: set[str] = set()
-    known = set(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            problems.append(RowProblem(line, "-", "has more fields than the header"))
-            continue
-        cleaned = {k: clean_text(v or "") for k, v in row.items() if k in known}
-        row_problems = _check_row(line, cleaned, seen)
-        problems.extend(row_problems)
-        if not row_problems:
-            records.append(_row_to_record(cleaned))
-    if problems:
-        error = ValidationError(
-            N_("{count} problem(s) in the file; nothing was imported."),
-            parameter="file",
-            count=len(problems),
-        )
-        error.problems = problems  # type: ignore[attr-defined]
-        raise error
-    if not records:
-        raise ValidationError(N_("The file has no records."), parameter="file")
-    return records
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise CellError(N_("is not a web address (http:// or https://)")) from exc
+    if parts.scheme.lower() not in WEB_SCHEMES or not parts.netloc or re.search(r"\s", text):
+        raise CellError(N_("is not a web address (http:// or https://)"))
+    return text
 
 
-_COMPARED = (
-    "kind",
-    "title",
-    "description",
-    "category",
-    "ranking",
-    "ranking_year",
-    "decision_note",
-    "location_current",
-    "location_historical",
-    "ethnic_groups",
-    "sources",
-    "needs_verify",
-    "designation",
-    "subtype",
-    "decisions",
+def _sources(text: str) -> list[str]:
+    return [web_address(part.strip()) for part in text.split(SOURCE_SEPARATOR) if part.strip()]
+
+
+def _registration(text: str) -> str | None:
+    return _text("registration_number")(text) or None
+
+
+@cache
+def _vietnamese(label: str) -> str:
+    return str(_vietnamese_catalog().gettext(label))
+
+
+@cache
+def _vietnamese_catalog() -> NullTranslations:
+    return load_catalogs()["vi"]
+
+
+@cache
+def vocabulary_index(vocabulary: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Folded code, English label and Vietnamese label -> code."""
+    index: dict[str, str] = {}
+    for code, label in vocabulary:
+        for name in (code, label, _vietnamese(label)):
+            index.setdefault(fold(name), code)
+    return index
+
+
+def vocabulary_code(text: str, vocabulary: Mapping[str, str]) -> str | None:
+    """The code a cell names, by code or label, ignoring case and diacritics."""
+    return vocabulary_index(tuple(vocabulary.items())).get(fold(text))
+
+
+def _vocabulary(vocabulary: Mapping[str, str], message_id: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        code = vocabulary_code(text, vocabulary)
+        if code is None:
+            raise CellError(message_id, choices=", ".join(vocabulary))
+        return code
+
+    return parse
+
+
+# column -> (Record field, parser). Title and description are built per language.
+PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "category_vi": ("category", _text("category")),
+    "ranking_or_listing": ("ranking", _text("ranking")),
+    "ranking_year": ("ranking_year", _text("ranking_year")),
+    "decision_or_note": ("decision_note", _text("decision_note")),
+    "location_current": ("location_current", _text("location_current")),
+    "location_historical": ("location_historical", _text("location_historical")),
+    "ethnic_groups": ("ethnic_groups", _text("ethnic_groups")),
+    "source_url": ("sources", _sources),
+    "needs_verify": ("needs_verify", _text("needs_verify")),
+    "registration_number": ("registration_number", _registration),
+    "materials": ("materials", _list),
+    "techniques": ("techniques", _list),
+    "dimensions": ("dimensions", _text("dimensions")),
+    "dating": ("dating", _text("dating")),
+    "date_earliest": ("date_earliest", _year),
+    "date_latest": ("date_latest", _year),
+    "period": ("period", _text("period")),
+    "condition": ("condition", _text("condition")),
+    "provenance": ("provenance", _text("provenance")),
+    "rights": ("rights", web_address),
+    "rights_holder": ("rights_holder", _text("rights_holder")),
+    "access_level": (
+        "access_level",
+        _vocabulary(ACCESS_LEVELS, N_("unknown access level; use one of: {choices}")),
+    ),
+    "digitization_status": (
+        "digitization_status",
+        _vocabulary(
+            DIGITIZATION_STATUSES, N_("unknown digitization status; use one of: {choices}")
+        ),
+    ),
+    "digitization_priority": ("digitization_priority", _priority),
+}
+# An empty cell in these columns keeps the stored value: a blank must never open a restricted
+# record to the public or reset a licence. New records get the defaults.
+KEEP_WHEN_EMPTY = frozenset(
+    {"access_level", "digitization_status", "digitization_priority", "rights"}
 )
 
 
-def import_records(session: Session, records: Iterable[Record]) -> ImportSummary:
-    """Insert new records and update changed ones by id; never duplicates."""
-    created = updated = unchanged = 0
-    for incoming in records:
-        existing = session.get(Record, incoming.id)
-        if existing is None:
-            session.add(incoming)
-            index_record(session, incoming)
-            created += 1
+def _defaults() -> dict[str, Any]:
+    """Field values of a new record that its row does not give (fresh lists each time)."""
+    return {
+        "access_level": "public",
+        "digitization_status": "not_digitized",
+        "digitization_priority": 3,
+        "rights": DEFAULT_RIGHTS,
+        "designation": "chua_xep_hang",
+        "subtype": "",
+        "decisions": [],
+    }
+
+
+# Rows
+
+
+@dataclass
+class _Row:
+    """A row being checked: cleaned cells, the cells already found faulty, the problems."""
+
+    line: int
+    header: frozenset[str]
+    cells: dict[str, str]
+    bad: set[str] = field(default_factory=set)
+    problems: list[RowProblem] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def fail(self, column: str, message_id: str, **params: str | int) -> None:
+        self.bad.add(column)
+        self.problems.append(problem(self.line, column, message_id, self.raw(column), **params))
+
+    def raw(self, column: str) -> str:
+        return self.cells.get(column, "")
+
+    def parse(self, column: str, parser: Callable[[str], Any]) -> Any:
+        try:
+            return parser(self.raw(column))
+        except CellError as exc:
+            self.fail(column, exc.message_id, **exc.params)
+            return None
+
+
+def parse_row(
+    line: int, cells: Mapping[str, str], header: Collection[str]
+) -> tuple[RecordRow | None, list[RowProblem]]:
+    """Check one row; a row without problems becomes a :class:`RecordRow`.
+
+    ``cells`` holds raw cell text by column; ``header`` names the columns the file has.
+    """
+    row = _Row(line, frozenset(header), {})
+    for column, raw in cells.items():
+        try:
+            check_cell(raw)
+        except CellError as exc:
+            row.problems.append(problem(line, column, exc.message_id, raw, **exc.params))
+            row.bad.add(column)
             continue
-        changed = False
-        for name in _COMPARED:
-            value = getattr(incoming, name)
-            if getattr(existing, name) != value:
-                setattr(existing, name, value)
-                changed = True
-        if changed:
+        row.cells[column] = clean_text(raw)
+    _check_identity(row)
+    _parse_fields(row)
+    _parse_classification(row)
+    _parse_dates(row)
+    if row.problems:
+        return None, row.problems
+    return _record_row(row), []
+
+
+def _check_identity(row: _Row) -> None:
+    for column in REQUIRED_COLUMNS:
+        if column not in row.bad and not row.raw(column):
+            message = (
+                N_("the Vietnamese name is required") if column == "name_vi" else N_("is required")
+            )
+            row.fail(column, message)
+    record_id = row.raw("seed_id")
+    if record_id and not ID_PATTERN.match(record_id):
+        row.fail("seed_id", N_("use letters, digits, '.', '_' or '-' (at most 64)"))
+    kind_text = row.raw("entity_type")
+    if kind_text and "entity_type" not in row.bad:
+        kind = vocabulary_code(kind_text, KINDS)
+        if kind is None:
+            row.fail(
+                "entity_type",
+                N_("unknown kind; use one of: {choices}"),
+                choices=", ".join(RECORD_KINDS),
+            )
+        row.values["kind"] = kind
+
+
+def _parse_fields(row: _Row) -> None:
+    for column, (attribute, parser) in PARSERS.items():
+        if column not in row.header or column in row.bad:
+            continue
+        if attribute in KEEP_WHEN_EMPTY and not row.raw(column):
+            continue
+        value = row.parse(column, parser)
+        if column not in row.bad:
+            row.values[attribute] = value
+    if "decision_or_note" in row.header and "decision_or_note" not in row.bad:
+        row.values["decisions"] = _decisions(row.raw("decision_or_note"), row.raw("ranking_year"))
+    for attribute, columns in LANGUAGE_MAPS.items():
+        row.values[attribute] = {
+            lang: row.raw(column) for lang, column in columns.items() if row.raw(column)
+        }
+
+
+def _decisions(note: str, year: str) -> list[dict[str, str]]:
+    """The recognition decision the note names, if any, as a structured entry."""
+    if not note or "not retrieved" in note.lower():
+        return []
+    return [{"text": note, "year": year}]
+
+
+@dataclass(frozen=True)
+class _Scheme:
+    """A coded classification: its vocabulary, the codes each kind allows, its free-text source."""
+
+    column: str
+    vocabulary: Mapping[str, str]
+    allowed: Mapping[str, set[str]]
+    source: str
+    derive: Callable[[str, str], str]
+    unknown: str
+    misplaced: str
+
+
+_SCHEMES = (
+    _Scheme(
+        "designation",
+        DESIGNATIONS,
+        DESIGNATIONS_BY_KIND,
+        "ranking_or_listing",
+        designation_from_text,
+        N_("unknown ranking; use a code or label from docs/import-export.md: {choices}"),
+        N_("ranking {code} does not apply to a record of kind {kind}"),
+    ),
+    _Scheme(
+        "subtype",
+        SUBTYPES,
+        SUBTYPES_BY_KIND,
+        "category_vi",
+        subtype_from_text,
+        N_("unknown subtype; use a code or label from docs/import-export.md: {choices}"),
+        N_("subtype {code} does not apply to a record of kind {kind}"),
+    ),
+)
+
+
+def _parse_classification(row: _Row) -> None:
+    """Designation and subtype: the coded cell if given, else read from the free text."""
+    kind = row.values.get("kind")
+    if kind is None:
+        return
+    for scheme in _SCHEMES:
+        code = _classify(row, scheme, kind)
+        if code is None and scheme.column not in row.bad and scheme.source in row.header:
+            code = scheme.derive(row.raw(scheme.source), kind)
+        if code is not None:
+            row.values[scheme.column] = code
+
+
+def _classify(row: _Row, scheme: _Scheme, kind: str) -> str | None:
+    """The code the cell names; None when the cell is empty or faulty."""
+    text = row.raw(scheme.column)
+    if not text or scheme.column in row.bad:
+        return None
+    code = vocabulary_code(text, scheme.vocabulary)
+    allowed = scheme.allowed[kind]
+    if code is None:
+        row.fail(scheme.column, scheme.unknown, choices=", ".join(sorted(allowed)))
+    elif code not in allowed:
+        row.fail(scheme.column, scheme.misplaced, code=code, kind=kind)
+    else:
+        return code
+    return None
+
+
+def _parse_dates(row: _Row) -> None:
+    earliest, latest = row.values.get("date_earliest"), row.values.get("date_latest")
+    if earliest is not None and latest is not None and earliest > latest:
+        row.fail("date_latest", N_("is earlier than date_earliest ({earliest})"), earliest=earliest)
+
+
+def _record_row(row: _Row) -> RecordRow:
+    values = dict(row.values)
+    values["title"] = values.get("title", {})
+    values["description"] = values.get("description", {})
+    record = Record(id=row.raw("seed_id"), **{**_defaults(), **values})
+    attributes = frozenset(values) - set(LANGUAGE_MAPS)
+    languages = {
+        attribute: frozenset(lang for lang, column in columns.items() if column in row.header)
+        for attribute, columns in LANGUAGE_MAPS.items()
+    }
+    return RecordRow(row.line, record, attributes, languages)
+
+
+# Writing
+
+
+IMPORTED_FIELDS = frozenset(
+    {attribute for attribute, _ in PARSERS.values()}
+    | {"kind", "designation", "subtype", "decisions"}
+)
+
+
+def full_row(record: Record) -> RecordRow:
+    """A whole record as a row that sets each field it has a value for (callers with Records)."""
+    attributes = frozenset(a for a in IMPORTED_FIELDS if getattr(record, a) is not None)
+    languages = {
+        attribute: frozenset(columns)
+        for attribute, columns in LANGUAGE_MAPS.items()
+        if getattr(record, attribute) is not None
+    }
+    return RecordRow(0, record, attributes, languages)
+
+
+def import_records(session: Session, rows: Iterable[RecordRow | Record]) -> ImportSummary:
+    """Insert new records and update changed ones by id; never duplicates; reindexes changes."""
+    prepared = [row if isinstance(row, RecordRow) else full_row(row) for row in rows]
+    _release_registration_numbers(session, prepared)
+    created = updated = unchanged = 0
+    for row in prepared:
+        existing = session.get(Record, row.record.id)
+        if existing is None:
+            session.add(row.record)
+            index_record(session, row.record)
+            created += 1
+        elif _apply(existing, row):
             index_record(session, existing)
-        updated += changed
-        unchanged += not changed
+            updated += 1
+        else:
+            unchanged += 1
     return ImportSummary(created, updated, unchanged)
 
 
-def import_catalog_file(session: Session, path: Path) -> ImportSummary:
-    return import_records(session, read_catalog_csv(path.read_bytes()))
+def _release_registration_numbers(session: Session, rows: Sequence[RecordRow]) -> None:
+    """Clear numbers that move between records first, so a swap never trips the unique index."""
+    moving = {
+        row.record.id: row.record.registration_number
+        for row in rows
+        if "registration_number" in row.attributes
+    }
+    if not moving:
+        return
+    released = False
+    for record in session.scalars(select(Record).where(Record.id.in_(list(moving)))):
+        if (
+            record.registration_number is not None
+            and record.registration_number != moving[record.id]
+        ):
+            record.registration_number = None
+            released = True
+    if released:
+        session.flush()
 
 
-def records_by_kind(session: Session) -> dict[str, list[Record]]:
-    """Every record grouped by kind, in the plan's order, then by id."""
+def _apply(existing: Record, row: RecordRow) -> bool:
+    """Copy the fields the row sets onto the stored record; True when anything changed."""
+    changed = False
+    for attribute in sorted(row.attributes):
+        value = getattr(row.record, attribute)
+        if getattr(existing, attribute) != value:
+            setattr(existing, attribute, value)
+            changed = True
+    for attribute, languages in row.languages.items():
+        current: dict[str, str] = getattr(existing, attribute) or {}
+        given: dict[str, str] = getattr(row.record, attribute)
+        merged = {lang: text for lang, text in current.items() if lang not in languages}
+        merged.update(given)
+        if merged != current:
+            setattr(existing, attribute, merged)
+            changed = True
+    return changed
+
+
+def import_catalog_file(session: Session, path: Path) -> ImportReport:
+    """Import a CSV or XLSX inventory; any faulty row rejects the whole file.
+
+    Raises :class:`~server.errors.ValidationError` whose ``problems`` list every faulty row.
+    """
+    from server.importer import import_file  # the importer reads files and builds on this module
+
+    report = import_file(session, path, partial=False)
+    report.raise_if_rejected()
+    return report
+
+
+# Queries
+
+
+def records_by_kind(
+    session: Session, access_levels: Sequence[str] = PUBLIC_ACCESS
+) -> dict[str, list[Record]]:
+    """Every visible record grouped by kind, in the plan's order, then by id."""
     grouped: dict[str, list[Record]] = {kind: [] for kind in RECORD_KINDS}
-    for record in session.scalars(select(Record).order_by(Record.id)):
+    statement = visible(select(Record), access_levels).order_by(Record.id)
+    for record in session.scalars(statement):
         grouped.setdefault(record.kind, []).append(record)
     return {kind: items for kind, items in grouped.items() if items}
 

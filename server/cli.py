@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,71 +19,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server import __version__
-from server.errors import N_, InsufficientStorage, MuseumError, NotFound, ValidationError
+from server.cli_catalog import catalog, import_seed, report
+from server.cli_common import (
+    HELP,
+    Ui,
+    configure_logging,
+    console,
+    err_console,
+    load_ui,
+    prepare_database,
+    reported_errors,
+)
+from server.errors import N_, InsufficientStorage, NotFound, ValidationError
 from server.i18n import load_catalogs, nfc
 from server.settings import Settings, SettingsError
-
-SEED_CATALOG = Path(__file__).parent.parent / "assets" / "seed-catalog.csv"
-
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
-
-
-class Ui:
-    """Settings plus the translator for the configured interface language."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._gettext = load_catalogs()[settings.language].gettext
-
-    def t(self, message: str, **params: Any) -> str:
-        text: str = self._gettext(message)
-        return text.format(**params) if params else text
-
-
-def load_ui() -> Ui:
-    try:
-        return Ui(Settings.from_env())
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@contextmanager
-def reported_errors(ui: Ui) -> Iterator[None]:
-    """Show museum errors as a translated message and a non-zero exit, not a traceback."""
-    try:
-        yield
-    except MuseumError as exc:
-        for problem in getattr(exc, "problems", []):
-            err_console.print(
-                f"  line {problem.line}, {problem.column}: {problem.message}", markup=False
-            )
-        raise click.ClickException(exc.render(ui._gettext)) from exc
-
-
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
-def prepare_database(ui: Ui, force: bool = False) -> None:
-    """Bring the schema up to date (when MUSEUM_AUTO_MIGRATE allows, or when asked)."""
-    from server.db import Database
-    from server.migrate import upgrade
-
-    if not (force or ui.settings.auto_migrate):
-        return
-    db = Database(ui.settings.resolved_database_url, ui.settings.db_busy_timeout)
-    try:
-        upgrade(db)
-    finally:
-        db.dispose()
-
-
-# Our own --help option, so its text is translated with the rest.
-HELP = click.help_option("-h", "--help", help=N_("Show this message and exit."))
 
 
 @click.group(
@@ -161,8 +109,8 @@ def demo(host: str | None, port: int | None, no_serve: bool) -> None:
     ui = load_ui()
     with reported_errors(ui):
         prepare_database(ui)
-        summary = _import_catalog(ui, SEED_CATALOG)
-    console.print(_import_message(ui, summary))
+        summary = import_seed(ui)
+    console.print(summary.render(ui.gettext), markup=False)
     if not no_serve:
         _serve(ui, host, port)
 
@@ -226,50 +174,6 @@ def db_upgrade() -> None:
         revision = current_revision(database)
         database.dispose()
     console.print(ui.t(N_("Database schema is at revision {revision}."), revision=revision))
-
-
-@main.group(help=N_("Heritage catalog commands."))
-@HELP
-def catalog() -> None:
-    pass
-
-
-def _import_catalog(ui: Ui, path: Path) -> Any:
-    from server.catalog import import_catalog_file
-    from server.db import Database
-
-    database = Database(ui.settings.resolved_database_url, ui.settings.db_busy_timeout)
-    try:
-        return database.call(lambda session: import_catalog_file(session, path), write=True)
-    finally:
-        database.dispose()
-
-
-def _import_message(ui: Ui, summary: Any) -> str:
-    return ui.t(
-        N_("{total} records: {created} new, {updated} updated, {unchanged} unchanged."),
-        total=summary.total,
-        created=summary.created,
-        updated=summary.updated,
-        unchanged=summary.unchanged,
-    )
-
-
-@catalog.command(
-    "import",
-    help=N_(
-        "Import or update records from an inventory CSV (the seed catalog's columns). "
-        "The whole file is checked first; if any row is faulty nothing is written."
-    ),
-)
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@HELP
-def catalog_import(file: Path) -> None:
-    ui = load_ui()
-    with reported_errors(ui):
-        prepare_database(ui)
-        summary = _import_catalog(ui, file)
-    console.print(_import_message(ui, summary))
 
 
 @main.command(
@@ -407,6 +311,10 @@ def _byte_progress(ui: Ui) -> Iterator[Callable[[int], None]]:
     with progress:
         task = progress.add_task("ingest", total=None)
         yield lambda n: progress.advance(task, n)
+
+
+main.add_command(catalog)
+main.add_command(report)
 
 
 def help_language() -> str:

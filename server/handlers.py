@@ -48,7 +48,7 @@ def wants_html(request: Request) -> bool:
 
 def _translator(request: Request) -> Any:
     museum = get_museum(request)
-    return museum.gettext(getattr(request.state, "lang", museum.settings.language)).gettext
+    return museum.translations(getattr(request.state, "lang", museum.settings.language)).gettext
 
 
 def error_response(

@@ -235,6 +235,8 @@ class RecordSearch(Base):
     )
     title: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
+    # Facet and access values as single tokens (zzk..., zza...), so filters run inside the index.
+    tags: Mapped[str] = mapped_column(Text, default="")
     exact: Mapped[str] = mapped_column(Text, default="")
 
 

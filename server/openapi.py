@@ -13,7 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server import __version__
+from server.admin import PROGRESS_SCHEMA
 from server.api_params import MAX_LIMIT, MAX_QUERY_LENGTH
+from server.report import PLAN_FIRST_YEAR, today_in_vietnam
 from server.responses import cached_json
 from server.search import FACETS
 from server.urls import public_base
@@ -231,9 +233,14 @@ SCHEMAS["SearchResult"] = page_of(
         "query": {"type": "string"},
         "total": {"type": "integer", "minimum": 0},
         "facets": {"type": "object", "additionalProperties": ref("Facet")},
+        "facets_complete": {
+            "type": "boolean",
+            "description": "False when facet counts cover only the best-ranked hits",
+        },
     },
 )
 SCHEMAS["RecordPage"] = page_of("RecordSummary")
+SCHEMAS["Progress"] = PROGRESS_SCHEMA
 SCHEMAS["PlaceListItem"] = {"allOf": [ref("Place"), obj({"links": _links("self")})]}
 SCHEMAS["List"] = {
     "type": "object",
@@ -362,7 +369,17 @@ PATHS: dict[str, Any] = {
 }
 
 
+def _progress_path() -> dict[str, Any]:
+    year = {"type": "integer", "minimum": PLAN_FIRST_YEAR, "maximum": today_in_vietnam().year}
+    return _get(
+        "Digitization progress against the plan's targets (counts only)",
+        "Progress",
+        [_query("year", year, "Report year; default the current year"), LANG],
+    )
+
+
 def document(base: str) -> dict[str, Any]:
+    paths = {**PATHS, "/api/v1/progress": _progress_path()}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -375,7 +392,7 @@ def document(base: str) -> dict[str, Any]:
             "license": {"name": "CC0-1.0 (catalog data)", "identifier": "CC0-1.0"},
         },
         "servers": [{"url": base}],
-        "paths": PATHS,
+        "paths": paths,
         "components": {"schemas": SCHEMAS},
     }
 

@@ -32,7 +32,7 @@ async def readyz(request: Request) -> JSONResponse:
     headers = {"cache-control": "no-store"}
     if all(value == "ok" for value in checks.values()):
         return JSONResponse({"status": "ok", "checks": checks}, headers=headers)
-    gettext = museum.gettext(request.state.lang).gettext
+    gettext = museum.translations(request.state.lang).gettext
     failing = ", ".join(name for name, value in checks.items() if value != "ok")
     body = error_body(
         503,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ from server.models import (
 from server.search import split_list
 from server.vocab import PUBLIC_ACCESS
 
-S = TypeVar("S", bound="Select[Unpack[tuple[Any, ...]]]")
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
 
 def visible(statement: S, access_levels: Sequence[str] = PUBLIC_ACCESS) -> S:

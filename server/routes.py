@@ -8,7 +8,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 
-from server import api, exports, iiif_presentation, oai, openapi, ops, pages
+from server import admin, api, exports, iiif_presentation, oai, openapi, ops, pages
 from server.settings import Settings
 from server.static import ImmutableStaticFiles
 
@@ -20,6 +20,10 @@ def build_routes(settings: Settings, viewer_dist: Path) -> list[BaseRoute]:
         # Public pages
         Route("/", pages.home, name="home"),
         Route("/items/{record_id:str}", pages.item, name="item"),
+        Route("/items/{record_id:str}/qr.svg", pages.item_qr, name="item_qr"),
+        Route("/search", pages.search_page, name="search_page"),
+        Route("/sitemap.xml", pages.sitemap, name="sitemap"),
+        Route("/robots.txt", pages.robots, name="robots"),
         # JSON API
         Mount(
             "/api/v1",
@@ -35,6 +39,7 @@ def build_routes(settings: Settings, viewer_dist: Path) -> list[BaseRoute]:
                 Route("/places/{place_id:str}", api.place_detail, name="place"),
                 Route("/media/{asset_id:str}", api.media_detail, name="media_detail"),
                 Route(f"/jobs/{JOB_ID}", api.job_detail, name="job"),
+                Route("/progress", admin.progress_json, name="progress"),
                 Route("/exports/catalog.{fmt:str}", exports.catalog_export, name="catalog_export"),
             ],
             middleware=[
@@ -60,6 +65,8 @@ def build_routes(settings: Settings, viewer_dist: Path) -> list[BaseRoute]:
             name="media",
         ),
         Mount("/static/viewer", app=ImmutableStaticFiles(directory=viewer_dist), name="viewer"),
+        # Staff
+        Route("/admin/progress", admin.progress_page, name="admin_progress"),
         # Operations
         Route("/healthz", ops.healthz, name="healthz"),
         Route("/readyz", ops.readyz, name="readyz"),

@@ -15,18 +15,20 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Float,
     Select,
     String,
-    and_,
     case,
+    column,
     delete,
     func,
     literal_column,
     select,
+    table,
     text,
 )
 from sqlalchemy.orm import Session
@@ -92,6 +94,25 @@ def split_list(value: str) -> list[str]:
 
 
 # Indexing
+
+# Facet and access values become single index tokens: "zz", a facet letter, the folded
+# value without spaces. No Vietnamese or Êđê word starts with "zz", so they never
+# collide with text, and filters run inside FTS5/tsvector instead of as joins.
+TAG_CODES = {
+    "access": "a",
+    "kind": "k",
+    "designation": "d",
+    "digitization": "s",
+    "ethnic_group": "g",
+    "place": "p",
+    "material": "m",
+    "period": "t",
+    "media": "x",
+}
+
+
+def tag(facet: str, value: str) -> str:
+    return "zz" + TAG_CODES[facet] + fold(value).replace(" ", "")
 
 
 def _texts(values: Iterable[object]) -> str:
@@ -165,20 +186,23 @@ def index_record(session: Session, record: Record) -> None:
             *_related_names(session, record.id),
         ]
     )
+    facets = record_facets(session, record)
+    access = "deleted" if record.deleted_at is not None else record.access_level
     row = session.get(RecordSearch, record.id) or RecordSearch(record_id=record.id)
     row.title, row.body, row.exact = fold(title), fold(body), exact_form(f"{title} {body}")
+    row.tags = " ".join(sorted({tag("access", access), *(tag(f, v) for f, v in facets)}))
     session.add(row)
     session.execute(delete(RecordFacet).where(RecordFacet.record_id == record.id))
-    session.add_all(
-        RecordFacet(record_id=record.id, facet=f, value=v)
-        for f, v in record_facets(session, record)
-    )
+    session.add_all(RecordFacet(record_id=record.id, facet=f, value=v) for f, v in facets)
     session.flush()
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("DELETE FROM record_fts WHERE record_id = :id"), {"id": record.id})
         session.execute(
-            text("INSERT INTO record_fts (record_id, title, body) VALUES (:id, :title, :body)"),
-            {"id": record.id, "title": row.title, "body": row.body},
+            text(
+                "INSERT INTO record_fts (record_id, title, body, tags)"
+                " VALUES (:id, :title, :body, :tags)"
+            ),
+            {"id": record.id, "title": row.title, "body": row.body, "tags": row.tags},
         )
 
 
@@ -190,6 +214,15 @@ def reindex_all(session: Session) -> int:
 
 
 # Querying
+
+# Facet counts are exact up to this many hits; beyond it they are counted over the
+# best-ranked hits only (flagged ``facets_complete=False``). Counting every facet row of
+# tens of thousands of hits would cost more than the search itself.
+FACET_WINDOW = 2000
+MIN_PREFIX_LENGTH = 3
+FTS = table(
+    "record_fts", column("record_id", String()), column("title"), column("body"), column("tags")
+)
 
 
 @dataclass(frozen=True)
@@ -207,27 +240,63 @@ class SearchPage:
     ids: list[str]
     total: int
     facets: dict[str, dict[str, int]]
+    facets_complete: bool = True
 
 
-def _matches(session: Session, tokens: list[str]) -> Select[str, float] | None:
-    """``(record_id, score)`` of full-text matches, lower score = better; None for no text."""
-    if not tokens:
-        return None
+def _tag_groups(query: SearchQuery) -> list[list[str]]:
+    """OR within a group, AND across groups: access levels, then each facet filter."""
+    groups = [[tag("access", level) for level in query.access_levels]]
+    for facet_name, values in query.filters.items():
+        if facet_name in TAG_CODES and values:
+            groups.append([tag(facet_name, v) for v in values])
+    return groups
+
+
+def _is_prefix(tokens: list[str], index: int) -> bool:
+    """Only the last word is completed ("chie" finds "chiêng"), and only from three letters:
+    a one- or two-letter prefix matches most Vietnamese syllables."""
+    return index == len(tokens) - 1 and len(tokens[index]) >= MIN_PREFIX_LENGTH
+
+
+def _fts_match(tokens: list[str], groups: list[list[str]]) -> str:
+    """An FTS5 MATCH expression; every token is [a-z0-9] only, so quoting is safe."""
+    parts = [
+        f'{{title body}} : "{t}"' + ("*" if _is_prefix(tokens, i) else "")
+        for i, t in enumerate(tokens)
+    ]
+    parts += ["tags : (" + " OR ".join(f'"{t}"' for t in group) + ")" for group in groups]
+    return " AND ".join(parts)
+
+
+def _tsquery(tokens: list[str], groups: list[list[str]]) -> str:
+    """A to_tsquery expression: text tokens in title or body (weights A, B), tags in D."""
+    parts = [f"{t}:{'*' if _is_prefix(tokens, i) else ''}AB" for i, t in enumerate(tokens)]
+    parts += ["(" + " | ".join(f"{t}:D" for t in group) + ")" for group in groups]
+    return " & ".join(parts)
+
+
+def _ranked(
+    session: Session, tokens: list[str], groups: list[list[str]]
+) -> tuple[Select[str, float], Any]:
+    """``(record_id, score)`` of every match, lower score = better, and the count expression."""
     if session.get_bind().dialect.name == "sqlite":
-        match = " AND ".join(f'"{t}"*' for t in tokens)
+        match = text("record_fts MATCH :match").bindparams(match=_fts_match(tokens, groups))
         score: ColumnElement[float] = literal_column(
-            f"bm25(record_fts, 0.0, {TITLE_WEIGHT}, {BODY_WEIGHT})"
+            f"bm25(record_fts, 0.0, {TITLE_WEIGHT}, {BODY_WEIGHT}, 0.0)"
         )
-        return (
-            select(literal_column("record_id", String()).label("record_id"), score.label("score"))
-            .select_from(text("record_fts"))
-            .where(text("record_fts MATCH :match").bindparams(match=match))
-        )
-    tsquery = func.to_tsquery("simple", " & ".join(f"{t}:*" for t in tokens))
+        if not tokens:
+            score = literal_column("0.0", Float())
+        hits = select(FTS.c.record_id.label("record_id"), score.label("score")).where(match)
+        count = select(func.count()).select_from(FTS).where(match)
+        return hits, count
+    tsquery = func.to_tsquery("simple", _tsquery(tokens, groups))
     tsv: ColumnElement[str] = literal_column("record_search.tsv")
-    return select(
-        RecordSearch.record_id.label("record_id"), (-func.ts_rank_cd(tsv, tsquery)).label("score")
-    ).where(tsv.op("@@")(tsquery))
+    rank = -func.ts_rank(tsv, tsquery) if tokens else literal_column("0.0", Float())
+    hits = select(RecordSearch.record_id.label("record_id"), rank.label("score")).where(
+        tsv.op("@@")(tsquery)
+    )
+    count = select(func.count()).select_from(RecordSearch).where(tsv.op("@@")(tsquery))
+    return hits, count
 
 
 def _escape_like(value: str) -> str:
@@ -235,56 +304,63 @@ def _escape_like(value: str) -> str:
 
 
 def search(session: Session, query: SearchQuery) -> SearchPage:
-    """One page of matching record ids (best first), the total, and facet counts."""
+    """One page of matching record ids (best first), the exact total, and facet counts."""
     tokens = query_tokens(query.text)
-    conditions = [Record.deleted_at.is_(None), Record.access_level.in_(query.access_levels)]
-    for facet_name, values in query.filters.items():
-        if values:
-            chosen = select(RecordFacet.record_id).where(
-                RecordFacet.facet == facet_name, RecordFacet.value.in_(values)
-            )
-            conditions.append(Record.id.in_(chosen))
+    groups = _tag_groups(query)
+    hits, count = _ranked(session, tokens, groups)
     if query.exact:
         for word in exact_form(query.text).split()[:MAX_QUERY_TOKENS]:
-            pattern = f"%{_escape_like(word)}%"
-            conditions.append(
-                Record.id.in_(
-                    select(RecordSearch.record_id).where(
-                        RecordSearch.exact.like(pattern, escape="\\")
-                    )
-                )
+            exact = select(RecordSearch.record_id).where(
+                RecordSearch.exact.like(f"%{_escape_like(word)}%", escape="\\")
             )
-    matches = _matches(session, tokens)
-    if matches is None:
-        base: Select[str, float] = select(
-            Record.id.label("record_id"), literal_column("0.0", Float()).label("score")
-        ).where(and_(*conditions))
-        order = [_kind_order(), Record.id]
+            hits = hits.where(hits.selected_columns.record_id.in_(exact))
+        count = select(func.count()).select_from(hits.subquery())
+    ranked = hits.subquery("hits")
+    if tokens:
+        order = [ranked.c.score, ranked.c.record_id]
+        ordered = select(ranked.c.record_id).order_by(*order)
     else:
-        hits = matches.subquery("hits")
-        base = (
-            select(hits.c.record_id, hits.c.score)
-            .join(Record, Record.id == hits.c.record_id)
-            .where(and_(*conditions))
+        ordered = (
+            select(ranked.c.record_id)
+            .join(Record, Record.id == ranked.c.record_id)
+            .order_by(_kind_order(), Record.id)
         )
-        order = [hits.c.score, hits.c.record_id]
-    found = base.subquery("found")
-    total = session.scalar(select(func.count()).select_from(found)) or 0
+    total = int(session.scalar(count) or 0)
     limit = max(1, min(query.limit, MAX_PER_PAGE))
-    page = (
-        session.execute(base.order_by(*order).offset(max(0, query.offset)).limit(limit))
-        .scalars()
-        .all()
+    offset = max(0, query.offset)
+    # One ranking pass: the best hits feed both this page and the facet counts.
+    top = [str(i) for i in session.scalars(ordered.limit(max(FACET_WINDOW, offset + limit)))]
+    page = _visible_only(session, top[offset : offset + limit], query.access_levels)
+    facet_rows = (
+        session.execute(
+            select(RecordFacet.facet, RecordFacet.value, func.count())
+            .where(RecordFacet.record_id.in_(top[:FACET_WINDOW]))
+            .group_by(RecordFacet.facet, RecordFacet.value)
+        ).all()
+        if top
+        else []
     )
-    facet_rows = session.execute(
-        select(RecordFacet.facet, RecordFacet.value, func.count())
-        .where(RecordFacet.record_id.in_(select(found.c.record_id)))
-        .group_by(RecordFacet.facet, RecordFacet.value)
-    ).all()
     facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    for facet_name, value, count in facet_rows:
-        facets.setdefault(facet_name, {})[value] = int(count)
-    return SearchPage(ids=[str(i) for i in page], total=int(total), facets=facets)
+    for facet_name, value, n in facet_rows:
+        facets.setdefault(facet_name, {})[value] = int(n)
+    return SearchPage(page, total, facets, facets_complete=total <= FACET_WINDOW)
+
+
+def _visible_only(session: Session, ids: list[str], access_levels: tuple[str, ...]) -> list[str]:
+    """The index is refreshed by index_record(); should a caller forget, a hidden or
+    deleted record must still never be shown, so the page is checked against the table."""
+    if not ids:
+        return []
+    shown = set(
+        session.scalars(
+            select(Record.id).where(
+                Record.id.in_(ids),
+                Record.deleted_at.is_(None),
+                Record.access_level.in_(access_levels),
+            )
+        )
+    )
+    return [record_id for record_id in ids if record_id in shown]
 
 
 def _kind_order() -> ColumnElement[int]:

@@ -28,7 +28,7 @@ class Museum:
     templates: Jinja2Templates
     viewer_assets: dict[str, str]
 
-    def gettext(self, lang: str) -> NullTranslations:
+    def translations(self, lang: str) -> NullTranslations:
         return self.catalogs.get(lang, self.catalogs["en"])
 
 

@@ -158,13 +158,41 @@ def test_restricted_and_deleted_records_stay_hidden(db: Database) -> None:
         index_record(session, sacred)
         gone = session.get(Record, "DL-REL-08")
         gone.deleted_at = utcnow()
+        index_record(session, gone)
 
     db.call(hide, write=True)
     public = run(db, limit=100)
     assert "DL-ICH-07" not in public.ids and "DL-REL-08" not in public.ids
     assert public.total == 29
+    assert public.facets["kind"]["di_tich"] == 11
     staff = run(db, access_levels=("public", "registered", "staff", "restricted"), limit=100)
     assert "DL-ICH-07" in staff.ids and "DL-REL-08" not in staff.ids
+
+
+def test_a_stale_index_never_shows_a_hidden_record(db: Database) -> None:
+    def hide_without_reindex(session):  # type: ignore[no-untyped-def]
+        session.get(Record, "DL-ICH-01").access_level = "restricted"
+        session.get(Record, "DL-ICH-02").deleted_at = utcnow()
+
+    db.call(hide_without_reindex, write=True)
+    assert run(db, text="cong chieng").ids == []
+    assert "DL-ICH-02" not in run(db, text="khan").ids
+
+
+def test_facets_are_exact_up_to_the_window(db: Database) -> None:
+    from server import search as search_module
+
+    everything = run(db)
+    assert everything.facets_complete
+    original = search_module.FACET_WINDOW
+    search_module.FACET_WINDOW = 5
+    try:
+        sampled = run(db)
+    finally:
+        search_module.FACET_WINDOW = original
+    assert not sampled.facets_complete
+    assert sampled.total == 31
+    assert sum(sampled.facets["kind"].values()) == 5
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,7 @@ def test_language_switch_to_english_persists(page, live_server: str) -> None:  #
 @pytest.mark.skipif(not viewer_built(), reason="viewer bundle not built (run `make viewer`)")
 def test_filter_finds_items_without_diacritics(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(live_server + "/")
-    search = page.get_by_role("searchbox")
+    search = page.get_by_label("Lọc danh mục")
     search.fill("cong chieng")
     visible = page.locator("#catalog .item:visible .item-title").all_inner_texts()
     assert "Không gian văn hóa Cồng chiêng Tây Nguyên" in visible

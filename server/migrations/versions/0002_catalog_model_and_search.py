@@ -156,6 +156,7 @@ def upgrade() -> None:
         sa.Column("record_id", sa.String(length=64), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("exact", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["record_id"],
@@ -303,13 +304,14 @@ def create_search_index() -> None:
         # Text is folded (no diacritics) before indexing, in Python, on both engines.
         op.execute(
             "CREATE VIRTUAL TABLE record_fts USING fts5("
-            "record_id UNINDEXED, title, body, tokenize='unicode61', prefix='2 3 4')"
+            "record_id UNINDEXED, title, body, tags, tokenize='unicode61', prefix='2 3 4')"
         )
     else:
         op.execute(
             "ALTER TABLE record_search ADD COLUMN tsv tsvector GENERATED ALWAYS AS ("
             "setweight(to_tsvector('simple', title), 'A') || "
-            "setweight(to_tsvector('simple', body), 'B')) STORED"
+            "setweight(to_tsvector('simple', body), 'B') || "
+            "setweight(to_tsvector('simple', tags), 'D')) STORED"
         )
         op.execute("CREATE INDEX ix_record_search_tsv ON record_search USING gin (tsv)")
 
