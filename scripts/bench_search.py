@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from server.db import Database
 from server.migrate import upgrade
 from server.models import Record, RecordFacet, RecordSearch
-from server.search import SearchPage, SearchQuery, fold, query_tokens, search, tag
+from server.search import EVERY_RECORD, SearchPage, SearchQuery, fold, query_tokens, search, tag
 
 GOAL_P95_MS = 50.0
 BATCH = 5000
@@ -177,7 +177,10 @@ def generate(
             "record_id": str(record["id"]),
             "title": fold(f"{title_vi} Item {i}"),
             "body": fold(body),
-            "tags": " ".join(sorted({tag("access", "public"), *(tag(f, v) for f, v in facets)})),
+            "tags": " ".join(
+                sorted({EVERY_RECORD, tag("access", "public"), *(tag(f, v) for f, v in facets)})
+            ),
+            "access": "public",
             "exact": "",
         }
         yield record, search_row, facets
@@ -338,7 +341,7 @@ def main() -> int:
         "known item by 1–3 words of its title, one in ten is a broad word shared by ~4 % of records; "
         "half typed without diacritics, a third with a kind filter, a fifth with a community filter); "
         "each query returns "
-        "the first 20 hits, the total and every facet count. Reference: a LIKE scan over the same "
+        "the first 20 hits, the total (exact up to 5,000) and the facet counts. Reference: a LIKE scan over the same "
         "folded text with the same count and facets. Lower is better; ratio = reference / ours.",
         "",
         "| engine | load | hits per query (median / max) | ours p50 | ours p95 | reference p50 | reference p95 | p95 ratio | goal p95 < 50 ms |",

@@ -104,6 +104,7 @@ async def search_records(request: Request) -> Response:
             "items": [record_summary(records[i], base) for i in page.ids if i in records],
             "facets": _facets_json(page.facets, gettext, place_names),
             "facets_complete": page.facets_complete,
+            "total_exact": page.total_exact,
             "next_cursor": encode_cursor(Cursor(offset=next_offset))
             if next_offset < page.total
             else None,

@@ -237,6 +237,8 @@ class RecordSearch(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     # Facet and access values as single tokens (zzk..., zza...), so filters run inside the index.
     tags: Mapped[str] = mapped_column(Text, default="")
+    # The access level ("deleted" for deleted records): PostgreSQL filters on it in SQL.
+    access: Mapped[str] = mapped_column(String(16), default="public")
     exact: Mapped[str] = mapped_column(Text, default="")
 
 

@@ -235,7 +235,11 @@ SCHEMAS["SearchResult"] = page_of(
         "facets": {"type": "object", "additionalProperties": ref("Facet")},
         "facets_complete": {
             "type": "boolean",
-            "description": "False when facet counts cover only the best-ranked hits",
+            "description": "False when facet counts cover only the first hits",
+        },
+        "total_exact": {
+            "type": "boolean",
+            "description": "False when there are more hits than `total` (a very broad query)",
         },
     },
 )

@@ -188,16 +188,17 @@ async def search_page(request: Request) -> Response:
 
     def run(
         session: Session,
-    ) -> tuple[list[ItemCard], int, dict[str, dict[str, int]], dict[str, str]]:
+    ) -> tuple[list[ItemCard], int, dict[str, dict[str, int]], dict[str, str], str]:
         from server.api import _place_labels
 
         page = search(session, query)
         records = {r.id: r for r in session.scalars(select(Record).where(Record.id.in_(page.ids)))}
         cards = [_card(records[i], lang) for i in page.ids if i in records]
         places = _place_labels(session, page.facets.get("place", {}), lang)
-        return cards, page.total, page.facets, places
+        total = f"{page.total}+" if not page.total_exact else str(page.total)
+        return cards, page.total, page.facets, places, total
 
-    cards, total, facets, place_names = await museum.db.run(run)
+    cards, total, facets, place_names, total_label = await museum.db.run(run)
     facet_groups = [
         (
             FACET_TITLES[name],
@@ -216,6 +217,7 @@ async def search_page(request: Request) -> Response:
             "q": query.text,
             "cards": cards,
             "total": total,
+            "total_label": total_label,
             "facet_groups": facet_groups,
             "page": page_number,
             "pages": pages,

@@ -14,14 +14,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Float,
     Select,
     String,
+    and_,
+    any_,
+    bindparam,
     case,
     column,
     delete,
@@ -44,7 +48,7 @@ from server.models import (
     RecordPlace,
     RecordSearch,
 )
-from server.vocab import PUBLIC_ACCESS
+from server.vocab import ACCESS_LEVELS, PUBLIC_ACCESS
 
 FACETS = (
     "kind",
@@ -109,6 +113,9 @@ TAG_CODES = {
     "period": "t",
     "media": "x",
 }
+
+
+EVERY_RECORD = "zzall"  # the base of a query that has filters but no words
 
 
 def tag(facet: str, value: str) -> str:
@@ -190,7 +197,10 @@ def index_record(session: Session, record: Record) -> None:
     access = "deleted" if record.deleted_at is not None else record.access_level
     row = session.get(RecordSearch, record.id) or RecordSearch(record_id=record.id)
     row.title, row.body, row.exact = fold(title), fold(body), exact_form(f"{title} {body}")
-    row.tags = " ".join(sorted({tag("access", access), *(tag(f, v) for f, v in facets)}))
+    row.access = access
+    row.tags = " ".join(
+        sorted({EVERY_RECORD, tag("access", access), *(tag(f, v) for f, v in facets)})
+    )
     session.add(row)
     session.execute(delete(RecordFacet).where(RecordFacet.record_id == record.id))
     session.add_all(RecordFacet(record_id=record.id, facet=f, value=v) for f, v in facets)
@@ -218,7 +228,9 @@ def reindex_all(session: Session) -> int:
 # Facet counts are exact up to this many hits; beyond it they are counted over the
 # best-ranked hits only (flagged ``facets_complete=False``). Counting every facet row of
 # tens of thousands of hits would cost more than the search itself.
-FACET_WINDOW = 2000
+FACET_WINDOW = 1000
+RANK_LIMIT = 2000
+COUNT_LIMIT = 5_000
 MIN_PREFIX_LENGTH = 3
 FTS = table(
     "record_fts", column("record_id", String()), column("title"), column("body"), column("tags")
@@ -241,15 +253,30 @@ class SearchPage:
     total: int
     facets: dict[str, dict[str, int]]
     facets_complete: bool = True
+    total_exact: bool = True
 
 
-def _tag_groups(query: SearchQuery) -> list[list[str]]:
-    """OR within a group, AND across groups: access levels, then each facet filter."""
-    groups = [[tag("access", level) for level in query.access_levels]]
-    for facet_name, values in query.filters.items():
-        if facet_name in TAG_CODES and values:
-            groups.append([tag(facet_name, v) for v in values])
-    return groups
+@dataclass(frozen=True)
+class TagFilter:
+    """Facet filters (OR within a group, AND across groups) and access tags to exclude.
+
+    Access is filtered by *excluding* the levels not asked for: public records are
+    nearly all of them, and intersecting with a tag every record carries would cost
+    every query a pass over the whole posting list.
+    """
+
+    groups: list[list[str]]
+    excluded: list[str]
+
+
+def _tag_filter(query: SearchQuery) -> TagFilter:
+    groups = [
+        [tag(name, v) for v in values]
+        for name, values in query.filters.items()
+        if name in TAG_CODES and name != "access" and values
+    ]
+    hidden = [level for level in (*ACCESS_LEVELS, "deleted") if level not in query.access_levels]
+    return TagFilter(groups, [tag("access", level) for level in hidden])
 
 
 def _is_prefix(tokens: list[str], index: int) -> bool:
@@ -258,29 +285,40 @@ def _is_prefix(tokens: list[str], index: int) -> bool:
     return index == len(tokens) - 1 and len(tokens[index]) >= MIN_PREFIX_LENGTH
 
 
-def _fts_match(tokens: list[str], groups: list[list[str]]) -> str:
+def _fts_match(tokens: list[str], tags: TagFilter, columns: str = "{title body}") -> str:
     """An FTS5 MATCH expression; every token is [a-z0-9] only, so quoting is safe."""
     parts = [
-        f'{{title body}} : "{t}"' + ("*" if _is_prefix(tokens, i) else "")
-        for i, t in enumerate(tokens)
+        f'{columns} : "{t}"' + ("*" if _is_prefix(tokens, i) else "") for i, t in enumerate(tokens)
     ]
-    parts += ["tags : (" + " OR ".join(f'"{t}"' for t in group) + ")" for group in groups]
-    return " AND ".join(parts)
+    parts += ["tags : (" + " OR ".join(f'"{t}"' for t in group) + ")" for group in tags.groups]
+    expression = " AND ".join(parts) or f'tags : "{EVERY_RECORD}"'
+    if tags.excluded:
+        excluded = " OR ".join(f'"{t}"' for t in tags.excluded)
+        expression = f"({expression}) NOT (tags : ({excluded}))"
+    return expression
 
 
-def _tsquery(tokens: list[str], groups: list[list[str]]) -> str:
+def _tsquery(tokens: list[str], tags: TagFilter, weights: str = "AB") -> str:
     """A to_tsquery expression: text tokens in title or body (weights A, B), tags in D."""
-    parts = [f"{t}:{'*' if _is_prefix(tokens, i) else ''}AB" for i, t in enumerate(tokens)]
-    parts += ["(" + " | ".join(f"{t}:D" for t in group) + ")" for group in groups]
-    return " & ".join(parts)
+    parts = [f"{t}:{'*' if _is_prefix(tokens, i) else ''}{weights}" for i, t in enumerate(tokens)]
+    parts += ["(" + " | ".join(f"{t}:D" for t in group) + ")" for group in tags.groups]
+    expression = " & ".join(parts) or f"{EVERY_RECORD}:D"
+    if tags.excluded:
+        expression = f"({expression}) & !(" + " | ".join(f"{t}:D" for t in tags.excluded) + ")"
+    return expression
 
 
 def _ranked(
-    session: Session, tokens: list[str], groups: list[list[str]]
+    session: Session,
+    tokens: list[str],
+    groups: TagFilter,
+    allowed: tuple[str, ...],
+    title_only: bool = False,
 ) -> tuple[Select[str, float], Any]:
     """``(record_id, score)`` of every match, lower score = better, and the count expression."""
     if session.get_bind().dialect.name == "sqlite":
-        match = text("record_fts MATCH :match").bindparams(match=_fts_match(tokens, groups))
+        expression = _fts_match(tokens, groups, "{title}" if title_only else "{title body}")
+        match = text("record_fts MATCH :match").bindparams(match=expression)
         score: ColumnElement[float] = literal_column(
             f"bm25(record_fts, 0.0, {TITLE_WEIGHT}, {BODY_WEIGHT}, 0.0)"
         )
@@ -289,13 +327,19 @@ def _ranked(
         hits = select(FTS.c.record_id.label("record_id"), score.label("score")).where(match)
         count = select(func.count()).select_from(FTS).where(match)
         return hits, count
-    tsquery = func.to_tsquery("simple", _tsquery(tokens, groups))
+    # PostgreSQL: the access level is a plain column. The heap row is read anyway (to rank
+    # and to recheck), so this filter is free, where a negated tsquery term is not.
+    condition: ColumnElement[bool] = RecordSearch.access.in_(tuple(allowed))
+    expression = _tsquery(tokens, replace(groups, excluded=[]), "A" if title_only else "AB")
     tsv: ColumnElement[str] = literal_column("record_search.tsv")
-    rank = -func.ts_rank(tsv, tsquery) if tokens else literal_column("0.0", Float())
-    hits = select(RecordSearch.record_id.label("record_id"), rank.label("score")).where(
-        tsv.op("@@")(tsquery)
-    )
-    count = select(func.count()).select_from(RecordSearch).where(tsv.op("@@")(tsquery))
+    rank: ColumnElement[float] = literal_column("0.0", Float())
+    if tokens or groups.groups:
+        tsquery = func.to_tsquery("simple", expression)
+        condition = and_(condition, tsv.op("@@")(tsquery))
+        if tokens:
+            rank = -func.ts_rank(tsv, tsquery)
+    hits = select(RecordSearch.record_id.label("record_id"), rank.label("score")).where(condition)
+    count = select(func.count()).select_from(RecordSearch).where(condition)
     return hits, count
 
 
@@ -304,46 +348,89 @@ def _escape_like(value: str) -> str:
 
 
 def search(session: Session, query: SearchQuery) -> SearchPage:
-    """One page of matching record ids (best first), the exact total, and facet counts."""
+    """One page of matching record ids (best first), the total, and facet counts.
+
+    Up to RANK_LIMIT hits are ranked by relevance (bm25 / ts_rank). A broader query
+    ("buôn" matches half a catalog) lists title matches first, then the rest, without
+    scoring every hit; its total is exact up to COUNT_LIMIT and its facets cover the
+    first FACET_WINDOW hits. Both are flagged, so no one mistakes them for exact.
+    """
     tokens = query_tokens(query.text)
-    groups = _tag_groups(query)
-    hits, count = _ranked(session, tokens, groups)
-    if query.exact:
-        for word in exact_form(query.text).split()[:MAX_QUERY_TOKENS]:
-            exact = select(RecordSearch.record_id).where(
-                RecordSearch.exact.like(f"%{_escape_like(word)}%", escape="\\")
-            )
-            hits = hits.where(hits.selected_columns.record_id.in_(exact))
-        count = select(func.count()).select_from(hits.subquery())
+    groups = _tag_filter(query)
+    hits, _ = _ranked(session, tokens, groups, query.access_levels)
+    for word in exact_form(query.text).split()[:MAX_QUERY_TOKENS] if query.exact else []:
+        exact = select(RecordSearch.record_id).where(
+            RecordSearch.exact.like(f"%{_escape_like(word)}%", escape="\\")
+        )
+        hits = hits.where(hits.selected_columns.record_id.in_(exact))
+    counted = session.scalar(
+        select(func.count()).select_from(hits.limit(COUNT_LIMIT + 1).subquery())
+    )
+    total = min(int(counted or 0), COUNT_LIMIT)
+    limit = max(1, min(query.limit, MAX_PER_PAGE))
+    offset = max(0, query.offset)
+    wanted = max(FACET_WINDOW, offset + limit)
+    if total <= RANK_LIMIT:
+        top = _best(session, hits, tokens, wanted)
+    else:
+        title_hits, _ = (
+            _ranked(session, tokens, groups, query.access_levels, title_only=True)
+            if tokens
+            else (hits, None)
+        )
+        top = _first(session, title_hits if not query.exact else hits, wanted)
+        if len(top) < wanted:
+            seen = set(top)
+            top += [i for i in _first(session, hits, wanted + len(top)) if i not in seen][
+                : wanted - len(top)
+            ]
+    page = _visible_only(session, top[offset : offset + limit], query.access_levels)
+    return SearchPage(
+        page,
+        total,
+        _facet_counts(session, top[:FACET_WINDOW]),
+        facets_complete=total <= FACET_WINDOW,
+        total_exact=int(counted or 0) <= COUNT_LIMIT,
+    )
+
+
+def _best(session: Session, hits: Select[str, float], tokens: list[str], n: int) -> list[str]:
+    """The ``n`` best hits: by relevance, or (no search words) by kind then id."""
     ranked = hits.subquery("hits")
     if tokens:
-        order = [ranked.c.score, ranked.c.record_id]
-        ordered = select(ranked.c.record_id).order_by(*order)
+        ordered = select(ranked.c.record_id).order_by(ranked.c.score, ranked.c.record_id)
     else:
         ordered = (
             select(ranked.c.record_id)
             .join(Record, Record.id == ranked.c.record_id)
             .order_by(_kind_order(), Record.id)
         )
-    total = int(session.scalar(count) or 0)
-    limit = max(1, min(query.limit, MAX_PER_PAGE))
-    offset = max(0, query.offset)
-    # One ranking pass: the best hits feed both this page and the facet counts.
-    top = [str(i) for i in session.scalars(ordered.limit(max(FACET_WINDOW, offset + limit)))]
-    page = _visible_only(session, top[offset : offset + limit], query.access_levels)
-    facet_rows = (
-        session.execute(
-            select(RecordFacet.facet, RecordFacet.value, func.count())
-            .where(RecordFacet.record_id.in_(top[:FACET_WINDOW]))
-            .group_by(RecordFacet.facet, RecordFacet.value)
-        ).all()
-        if top
-        else []
-    )
+    return [str(i) for i in session.scalars(ordered.limit(n))]
+
+
+def _first(session: Session, hits: Select[str, float], n: int) -> list[str]:
+    """Any ``n`` hits in index order: no scoring, for very broad queries."""
+    return [str(i) for i in session.scalars(select(hits.subquery().c.record_id).limit(n))]
+
+
+def _facet_counts(session: Session, ids: list[str]) -> dict[str, dict[str, int]]:
     facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-    for facet_name, value, n in facet_rows:
+    if not ids:
+        return facets
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter: an IN list of 2,000 parameters costs PostgreSQL more to plan
+        # than to run.
+        member = RecordFacet.record_id == any_(bindparam("ids", ids, type_=ARRAY(String())))
+    else:
+        member = RecordFacet.record_id.in_(ids)
+    rows = session.execute(
+        select(RecordFacet.facet, RecordFacet.value, func.count())
+        .where(member)
+        .group_by(RecordFacet.facet, RecordFacet.value)
+    )
+    for facet_name, value, n in rows:
         facets.setdefault(facet_name, {})[value] = int(n)
-    return SearchPage(page, total, facets, facets_complete=total <= FACET_WINDOW)
+    return facets
 
 
 def _visible_only(session: Session, ids: list[str], access_levels: tuple[str, ...]) -> list[str]:

@@ -210,3 +210,27 @@ def test_facets_are_exact_up_to_the_window(db: Database) -> None:
 )
 def test_fold(text: str, folded: str) -> None:
     assert fold(text) == folded
+
+
+def test_broad_queries_list_title_matches_first_without_scoring(
+    seeded_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server import search as search_module
+
+    ranked = run(seeded_database, text="dak lak", limit=100)
+    monkeypatch.setattr(search_module, "RANK_LIMIT", 3)
+    broad = run(seeded_database, text="dak lak", limit=100)
+    assert set(broad.ids) == set(ranked.ids) and broad.total == ranked.total
+    title_hits = {"DL-ART-01", "DL-DOC-04"}  # "Đắk Lắk" in their titles
+    assert set(broad.ids[:2]) == title_hits
+
+
+def test_counts_beyond_the_limit_are_flagged(
+    seeded_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server import search as search_module
+
+    monkeypatch.setattr(search_module, "COUNT_LIMIT", 10)
+    page = run(seeded_database, limit=100)
+    assert (page.total, page.total_exact) == (10, False)
+    assert len(page.ids) == 31

@@ -157,6 +157,7 @@ def upgrade() -> None:
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("tags", sa.Text(), nullable=False),
+        sa.Column("access", sa.String(length=16), nullable=False),
         sa.Column("exact", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["record_id"],
