@@ -3,30 +3,41 @@
 A row is a mapping ``column -> cell text`` (the columns are documented in
 ``docs/import-export.md``). :func:`parse_row` checks every cell and turns a
 good row into a :class:`RecordRow`; :func:`import_records` writes rows by id
-without ever duplicating a record. Reading CSV and XLSX files, the all-or-
-nothing rule and the problem report live in :mod:`server.importer`.
+without ever duplicating a record. Checking and reading single cells lives in
+:mod:`server.cells`; reading CSV and XLSX files, the all-or-nothing rule and
+the problem report live in :mod:`server.importer`.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from gettext import NullTranslations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from sqlalchemy import String, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from server.cells import (
+    CellError,
+    check_cell,
+    clean_text,
+    parse_list,
+    parse_priority,
+    parse_registration,
+    parse_sources,
+    parse_year,
+    shown_value,
+    text_parser,
+    vocabulary_code,
+    vocabulary_parser,
+    web_address,
+)
 from server.errors import N_
-from server.i18n import load_catalogs, nfc
 from server.models import DEFAULT_RIGHTS, RECORD_KINDS, Asset, Record
 from server.records import visible
-from server.search import fold, index_record
+from server.search import index_record
 from server.vocab import (
     ACCESS_LEVELS,
     CONTENT_LANGUAGES,
@@ -96,28 +107,7 @@ COLUMNS = tuple(
     )
 )
 
-MAX_FIELD_LENGTH = 20_000
-MAX_SHOWN_VALUE = 80
-MIN_YEAR, MAX_YEAR = -100_000, 9_999
-PRIORITY_RANGE = (1, 5)
-SOURCE_SEPARATOR = " ; "
-LIST_SEPARATOR = ";"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-# C0/C1 control characters other than tab, newline and carriage return never belong in a record.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# What csv's surrogateescape decoding makes of bytes that are not UTF-8.
-UNDECODABLE = re.compile(r"[\udc80-\udcff]")
-WEB_SCHEMES = ("http", "https")
-
-# Spreadsheet formulas: a cell starting with one of these may be run by Excel or LibreOffice.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d+)*|[.,]\d+)([eE][+-]?\d+)?%?$")
-_FORMULA_HINT = re.compile(
-    r"(?<!\w)[A-Za-z_][A-Za-z0-9_.]*\("  # a function call: HYPERLINK(, cmd(
-    r"|\|"  # dynamic data exchange: cmd|' /C calc'!A0
-    r"|^[+\-@]\s*\$?[A-Za-z]{1,3}\$?\d+(?!\w)"  # a cell reference: -A1, +$B$2
-    r"|^[+\-@]\s*="  # +=..., -=...
-)
 
 
 @dataclass(frozen=True)
@@ -177,194 +167,40 @@ class RecordRow:
     languages: Mapping[str, frozenset[str]]
 
 
-class CellError(Exception):
-    """A cell that cannot be read: an English message id and its parameters."""
-
-    def __init__(self, message_id: str, **params: str | int) -> None:
-        super().__init__(message_id)
-        self.message_id = message_id
-        self.params = params
-
-
-# Cells
-
-
-def clean_text(value: str) -> str:
-    return nfc(value.strip().replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def shown_value(value: str) -> str:
-    """A cell as a problem report shows it: bad bytes as U+FFFD, controls escaped, truncated."""
-    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    text = CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-    if len(text) <= MAX_SHOWN_VALUE:
-        return text
-    cut = MAX_SHOWN_VALUE
-    while cut > 0 and unicodedata.combining(text[cut]):
-        cut -= 1  # never separate a breve or tone mark from its letter
-    return text[:cut] + "…"
-
-
-def is_plain_number(value: str) -> bool:
-    return bool(PLAIN_NUMBER.match(value.strip()))
-
-
-def looks_like_formula(value: str) -> bool:
-    """True for a cell a spreadsheet would run: ``=HYPERLINK(...)``, ``-2+cmd|...``, ``@SUM(A1)``.
-
-    ``-12`` is a negative number and ``- Bộ chiêng (6 chiếc)`` a list item: neither is a formula.
-    """
-    text = value.lstrip(" \t\r\n")
-    if not text or text[0] not in FORMULA_TRIGGERS:
-        return False
-    if text[0] == "=":
-        return True
-    return not is_plain_number(text) and bool(_FORMULA_HINT.search(text))
-
-
-def check_cell(raw: str) -> None:
-    """Raise :class:`CellError` for what no column accepts."""
-    if UNDECODABLE.search(raw):
-        raise CellError(N_("is not valid UTF-8 (shown as �); save the file as CSV UTF-8"))
-    if looks_like_formula(raw):
-        raise CellError(
-            N_("looks like a spreadsheet formula; type the value itself, not a formula")
-        )
-    if CONTROL_CHARACTERS.search(raw):
-        raise CellError(N_("contains control characters"))
-    if len(raw) > MAX_FIELD_LENGTH:
-        raise CellError(N_("is longer than {limit} characters"), limit=MAX_FIELD_LENGTH)
-
-
-# Column parsers: cleaned cell text -> field value, or CellError.
-
-
-def _column_length(attribute: str) -> int | None:
-    column_type = Record.__table__.c[attribute].type
-    return column_type.length if isinstance(column_type, String) else None
-
-
-def _text(attribute: str) -> Callable[[str], str]:
-    limit = _column_length(attribute)
-
-    def parse(text: str) -> str:
-        if limit is not None and len(text) > limit:
-            raise CellError(N_("is longer than {limit} characters"), limit=limit)
-        return text
-
-    return parse
-
-
-def _list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(LIST_SEPARATOR) if part.strip()]
-
-
-def _year(text: str) -> int | None:
-    if not text:
-        return None
-    if not re.fullmatch(r"[+-]?\d+(\.0+)?", text):
-        raise CellError(N_("is not a whole number (a year; negative for BCE)"))
-    year = int(float(text)) if "." in text else int(text)
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise CellError(N_("must be between {low} and {high}"), low=MIN_YEAR, high=MAX_YEAR)
-    return year
-
-
-def _priority(text: str) -> int:
-    low, high = PRIORITY_RANGE
-    if not re.fullmatch(r"\d+(\.0+)?", text) or not low <= int(float(text)) <= high:
-        raise CellError(N_("must be a whole number from {low} to {high}"), low=low, high=high)
-    return int(float(text))
-
-
-def web_address(text: str) -> str:
-    """An absolute http(s) address, or CellError."""
-    try:
-        parts = urlsplit(text)
-    except ValueError as exc:
-        raise CellError(N_("is not a web address (http:// or https://)")) from exc
-    if parts.scheme.lower() not in WEB_SCHEMES or not parts.netloc or re.search(r"\s", text):
-        raise CellError(N_("is not a web address (http:// or https://)"))
-    return text
-
-
-def _sources(text: str) -> list[str]:
-    return [web_address(part.strip()) for part in text.split(SOURCE_SEPARATOR) if part.strip()]
-
-
-def _registration(text: str) -> str | None:
-    return _text("registration_number")(text) or None
-
-
-@cache
-def _vietnamese(label: str) -> str:
-    return str(_vietnamese_catalog().gettext(label))
-
-
-@cache
-def _vietnamese_catalog() -> NullTranslations:
-    return load_catalogs()["vi"]
-
-
-@cache
-def vocabulary_index(vocabulary: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    """Folded code, English label and Vietnamese label -> code."""
-    index: dict[str, str] = {}
-    for code, label in vocabulary:
-        for name in (code, label, _vietnamese(label)):
-            index.setdefault(fold(name), code)
-    return index
-
-
-def vocabulary_code(text: str, vocabulary: Mapping[str, str]) -> str | None:
-    """The code a cell names, by code or label, ignoring case and diacritics."""
-    return vocabulary_index(tuple(vocabulary.items())).get(fold(text))
-
-
-def _vocabulary(vocabulary: Mapping[str, str], message_id: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        code = vocabulary_code(text, vocabulary)
-        if code is None:
-            raise CellError(message_id, choices=", ".join(vocabulary))
-        return code
-
-    return parse
-
-
 # column -> (Record field, parser). Title and description are built per language.
 PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "category_vi": ("category", _text("category")),
-    "ranking_or_listing": ("ranking", _text("ranking")),
-    "ranking_year": ("ranking_year", _text("ranking_year")),
-    "decision_or_note": ("decision_note", _text("decision_note")),
-    "location_current": ("location_current", _text("location_current")),
-    "location_historical": ("location_historical", _text("location_historical")),
-    "ethnic_groups": ("ethnic_groups", _text("ethnic_groups")),
-    "source_url": ("sources", _sources),
-    "needs_verify": ("needs_verify", _text("needs_verify")),
-    "registration_number": ("registration_number", _registration),
-    "materials": ("materials", _list),
-    "techniques": ("techniques", _list),
-    "dimensions": ("dimensions", _text("dimensions")),
-    "dating": ("dating", _text("dating")),
-    "date_earliest": ("date_earliest", _year),
-    "date_latest": ("date_latest", _year),
-    "period": ("period", _text("period")),
-    "condition": ("condition", _text("condition")),
-    "provenance": ("provenance", _text("provenance")),
+    "category_vi": ("category", text_parser("category")),
+    "ranking_or_listing": ("ranking", text_parser("ranking")),
+    "ranking_year": ("ranking_year", text_parser("ranking_year")),
+    "decision_or_note": ("decision_note", text_parser("decision_note")),
+    "location_current": ("location_current", text_parser("location_current")),
+    "location_historical": ("location_historical", text_parser("location_historical")),
+    "ethnic_groups": ("ethnic_groups", text_parser("ethnic_groups")),
+    "source_url": ("sources", parse_sources),
+    "needs_verify": ("needs_verify", text_parser("needs_verify")),
+    "registration_number": ("registration_number", parse_registration),
+    "materials": ("materials", parse_list),
+    "techniques": ("techniques", parse_list),
+    "dimensions": ("dimensions", text_parser("dimensions")),
+    "dating": ("dating", text_parser("dating")),
+    "date_earliest": ("date_earliest", parse_year),
+    "date_latest": ("date_latest", parse_year),
+    "period": ("period", text_parser("period")),
+    "condition": ("condition", text_parser("condition")),
+    "provenance": ("provenance", text_parser("provenance")),
     "rights": ("rights", web_address),
-    "rights_holder": ("rights_holder", _text("rights_holder")),
+    "rights_holder": ("rights_holder", text_parser("rights_holder")),
     "access_level": (
         "access_level",
-        _vocabulary(ACCESS_LEVELS, N_("unknown access level; use one of: {choices}")),
+        vocabulary_parser(ACCESS_LEVELS, N_("unknown access level; use one of: {choices}")),
     ),
     "digitization_status": (
         "digitization_status",
-        _vocabulary(
+        vocabulary_parser(
             DIGITIZATION_STATUSES, N_("unknown digitization status; use one of: {choices}")
         ),
     ),
-    "digitization_priority": ("digitization_priority", _priority),
+    "digitization_priority": ("digitization_priority", parse_priority),
 }
 # An empty cell in these columns keeps the stored value: a blank must never open a restricted
 # record to the public or reset a licence. New records get the defaults.

@@ -125,7 +125,8 @@ def catalog_export(fmt: str, out: Path) -> None:
 )
 @HELP
 def report(year: int | None, out: Path) -> None:
-    from server.report import today_in_vietnam, write_report
+    from server.report import today_in_vietnam
+    from server.report_files import write_report
 
     ui = load_ui()
     chosen = year or today_in_vietnam().year

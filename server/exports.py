@@ -38,7 +38,7 @@ from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from server import __version__
-from server.catalog import FORMULA_TRIGGERS, is_plain_number
+from server.cells import FORMULA_TRIGGERS, is_plain_number
 from server.errors import N_, NotFound, ValidationError
 from server.models import Record, utcnow
 from server.records import bundle_for, iso, record_json, visible

@@ -33,14 +33,13 @@ from sqlalchemy.orm import Session
 from server.catalog import (
     COLUMNS,
     REQUIRED_COLUMNS,
-    UNDECODABLE,
     RecordRow,
     RowProblem,
-    clean_text,
     import_records,
     parse_row,
     problem,
 )
+from server.cells import UNDECODABLE, clean_text
 from server.errors import N_, PayloadTooLarge, ValidationError
 from server.exports import atomic_output, neutralise_cell
 from server.models import Record

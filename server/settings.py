@@ -204,6 +204,11 @@ class Settings:
         _parse_seconds(0, 3600),
         "Seconds before a failed job's first retry (doubles each time).",
     )
+    iiif_draft_3d: bool = setting(
+        False,
+        _parse_bool,
+        "Put 3D models in IIIF manifests as draft IIIF 3D Scenes (not valid Presentation 3.0).",
+    )
     log_level: str = setting("info", _parse_text, "Log level: debug, info, warning or error.")
 
     @classmethod

@@ -5,14 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.catalog import (
-    MAX_SHOWN_VALUE,
-    import_records,
-    parse_row,
-    records_by_kind,
-    shown_value,
-    vocabulary_index,
-)
+from server.catalog import import_records, parse_row, records_by_kind
+from server.cells import MAX_SHOWN_VALUE, shown_value, vocabulary_index
 from server.db import Database
 from server.errors import ValidationError
 from server.importer import RejectedImport, read_catalog_csv
@@ -144,7 +138,7 @@ def test_shown_values_are_truncated_between_graphemes() -> None:
     "vocabulary", [KINDS, DESIGNATIONS, SUBTYPES, ACCESS_LEVELS, DIGITIZATION_STATUSES]
 )
 def test_every_code_and_label_names_its_own_code(vocabulary: dict[str, str]) -> None:
-    from server.catalog import vocabulary_code
+    from server.cells import vocabulary_code
     from server.i18n import load_catalogs
 
     vietnamese = load_catalogs()["vi"].gettext

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from server import iiif_manifest
 from server import iiif_presentation as iiif
 from server.app import create_app
 from server.db import Database
@@ -294,7 +295,7 @@ def test_every_seed_record_with_media_has_a_valid_manifest(
         for record_id in SEED_IDS:
             bundle = load_bundle(session, record_id)
             assert bundle is not None
-            out[record_id] = iiif.build_manifest(bundle, BASE, vi)
+            out[record_id] = iiif_manifest.build_manifest(bundle, BASE, vi)
         return out
 
     documents = media_db.call(build_all)
@@ -307,7 +308,7 @@ def test_every_seed_record_with_media_has_a_valid_manifest(
 def test_manifest_language_maps_and_links(media_db: Database, vi: Callable[[str], str]) -> None:
     bundle = media_db.call(lambda session: load_bundle(session, "DL-ICH-01"))
     assert bundle is not None
-    document = iiif.build_manifest(bundle, BASE, vi)
+    document = iiif_manifest.build_manifest(bundle, BASE, vi)
     assert document["label"] == {
         "vi": ["Không gian văn hóa Cồng chiêng Tây Nguyên"],
         "en": ["Space of Gong Culture in the Central Highlands"],
@@ -348,7 +349,7 @@ def test_page_documents_are_paged_and_single_views_are_not(
         for record_id in SEED_IDS:
             bundle = load_bundle(session, record_id)
             assert bundle is not None
-            out[record_id] = iiif.build_manifest(bundle, BASE, vi).get("behavior", [])
+            out[record_id] = iiif_manifest.build_manifest(bundle, BASE, vi).get("behavior", [])
         return out
 
     for record_id, behavior in media_db.call(behaviors).items():
@@ -361,7 +362,7 @@ def test_collection_all_lists_every_record_with_a_manifest(
     def build(session: Session) -> dict[str, Any]:
         source = iiif.load_collection(session, iiif.CollectionKey("all", ""), vi)
         assert source is not None
-        return iiif.build_collection(source, BASE, vi)
+        return iiif_manifest.build_collection(source, BASE, vi)
 
     document = media_db.call(build)
     assert_valid(validator, document)
@@ -393,7 +394,7 @@ def test_collection_all_lists_every_record_with_a_manifest(
     ],
 )
 def test_language_map(values: dict[str, str] | None, expected: dict[str, list[str]]) -> None:
-    assert iiif.language_map(values) == expected
+    assert iiif_manifest.language_map(values) == expected
 
 
 @pytest.mark.parametrize(
@@ -421,7 +422,7 @@ def test_language_map(values: dict[str, str] | None, expected: dict[str, list[st
     ],
 )
 def test_iiif_rights(uri: str, expected: str | None) -> None:
-    assert iiif.iiif_rights(uri) == expected
+    assert iiif_manifest.iiif_rights(uri) == expected
 
 
 @pytest.mark.parametrize(
@@ -489,14 +490,14 @@ def test_negotiate_media_type(accept: str | None, expected: str) -> None:
 def test_technical_values(
     technical: dict[str, Any], size: tuple[int, int] | None, duration: float | None
 ) -> None:
-    assert iiif.image_size(technical) == size
-    assert iiif.duration_of(technical) == duration
+    assert iiif_manifest.image_size(technical) == size
+    assert iiif_manifest.duration_of(technical) == duration
 
 
 def test_caption_languages_keep_valid_distinct_tags() -> None:
     technical = {"captions": ["vi", "en", "vi", "", 3, "x y", "rad"]}
-    assert iiif.caption_languages(technical) == ["vi", "en", "rad"]
-    assert iiif.caption_languages({"captions": "vi"}) == []
+    assert iiif_manifest.caption_languages(technical) == ["vi", "en", "rad"]
+    assert iiif_manifest.caption_languages({"captions": "vi"}) == []
 
 
 def _record(**values: Any) -> Record:
@@ -544,7 +545,7 @@ def test_metadata_labels_use_the_translator_and_skip_empty_values() -> None:
         materials=["gốm", "đồng"],
         dating="Thế kỷ XIX",
     )
-    entries = iiif.metadata(record, lambda msgid: f"VI:{msgid}")
+    entries = iiif_manifest.metadata(record, lambda msgid: f"VI:{msgid}")
     assert [e["label"] for e in entries] == [
         {"vi": [f"VI:{label}"], "en": [label]}
         for label in (
@@ -564,7 +565,7 @@ def test_metadata_labels_use_the_translator_and_skip_empty_values() -> None:
 
 def test_ranking_year_is_not_repeated() -> None:
     record = _record(ranking="UNESCO (2005)", ranking_year="2005")
-    values = {e["label"]["en"][0]: e["value"] for e in iiif.metadata(record, str)}
+    values = {e["label"]["en"][0]: e["value"] for e in iiif_manifest.metadata(record, str)}
     assert values["Ranking or listing"] == {"vi": ["UNESCO (2005)"]}
 
 
@@ -586,14 +587,14 @@ def test_ranking_year_is_not_repeated() -> None:
     ],
 )
 def test_required_statement_falls_back(values: dict[str, Any], expected: Any) -> None:
-    statement = iiif.required_statement(_record(**values), lambda m: f"VI:{m}")
+    statement = iiif_manifest.required_statement(_record(**values), lambda m: f"VI:{m}")
     assert statement["value"] == expected
     assert statement["label"]["en"] == ["Attribution"]
 
 
 def test_rights_outside_the_vocabularies_are_left_out(vi: Callable[[str], str]) -> None:
     record = _record(rights="https://example.org/terms")
-    document = iiif.build_manifest(
+    document = iiif_manifest.build_manifest(
         _bundle(record, [_asset(1, "image", {"width": 10, "height": 10})]), BASE, vi
     )
     assert "rights" not in document
@@ -608,7 +609,9 @@ def test_fallback_canvas_labels_count_the_shown_items(vi: Callable[[str], str]) 
         _asset(2, "image", {"width": 10, "height": 10}),
         _asset(3, "audio", {"duration": 4.0}),
     ]
-    items = iiif.build_manifest(_bundle(_record(), assets), BASE, lambda m: f"VI:{m}")["items"]
+    items = iiif_manifest.build_manifest(_bundle(_record(), assets), BASE, lambda m: f"VI:{m}")[
+        "items"
+    ]
     assert [c["label"] for c in items] == [
         {"vi": ["VI:Page 1"], "en": ["Page 1"]},
         {"vi": ["VI:Part 2"], "en": ["Part 2"]},
@@ -623,8 +626,8 @@ def test_assets_with_unusable_technical_data_are_left_out_and_logged(
         _asset(2, "video", {"duration": -1}),
         _asset(3, "image", {"width": 10, "height": 20}),
     ]
-    with caplog.at_level(logging.WARNING, logger="server.iiif_presentation"):
-        document = iiif.build_manifest(_bundle(_record(), assets), BASE, vi)
+    with caplog.at_level(logging.WARNING, logger="server.iiif_manifest"):
+        document = iiif_manifest.build_manifest(_bundle(_record(), assets), BASE, vi)
     assert [c["id"].rsplit("/", 1)[1] for c in document["items"]] == ["a3"]
     assert "a1" in caplog.text
     assert "a2" in caplog.text
@@ -643,7 +646,7 @@ def test_records_without_displayable_media_have_no_manifest(
     assets: list[Asset], fragment: str, vi: Callable[[str], str]
 ) -> None:
     with pytest.raises(NotFound) as caught:
-        iiif.build_manifest(_bundle(_record(), assets), BASE, vi)
+        iiif_manifest.build_manifest(_bundle(_record(), assets), BASE, vi)
     assert fragment in str(caught.value)
     assert caught.value.parameter == "record_id"
 
@@ -653,8 +656,8 @@ def test_draft_3d_adds_a_scene_the_3_0_schema_rejects(
 ) -> None:
     assets = [_asset(1, "image", {"width": 10, "height": 10}), _asset(2, "model", {"faces": 9})]
     bundle = _bundle(_record(), assets)
-    plain = iiif.build_manifest(bundle, BASE, vi)
-    draft = iiif.build_manifest(bundle, BASE, vi, include_3d=True)
+    plain = iiif_manifest.build_manifest(bundle, BASE, vi)
+    draft = iiif_manifest.build_manifest(bundle, BASE, vi, include_3d=True)
     assert [i["type"] for i in plain["items"]] == ["Canvas"]
     assert [i["type"] for i in draft["items"]] == ["Canvas", "Scene"]
     body = draft["items"][1]["items"][0]["items"][0]["body"]
@@ -926,3 +929,19 @@ def test_collection_all_is_empty_but_valid_without_media(
 def test_vietnamese_interface_error(client: TestClient) -> None:
     response = client.get("/iiif/3/manifests/NO-SUCH-ID")
     assert response.json()["error"]["message"] == "Không có di sản nào mang mã NO-SUCH-ID."
+
+
+def test_site_wide_draft_3d_setting(seeded_settings: Any) -> None:
+    from dataclasses import replace
+
+    from server.app import create_app
+
+    with TestClient(create_app(replace(seeded_settings, iiif_draft_3d=True))) as site:
+        museum(site).db.call(
+            lambda session: attach(
+                session, "DL-ART-01", [Spec("model", {"faces": 5}, role="scan")]
+            ),
+            write=True,
+        )
+        document = site.get("/iiif/3/manifests/DL-ART-01").json()
+    assert [item["type"] for item in document["items"]] == ["Scene"]

@@ -12,7 +12,8 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from server.catalog import import_catalog_file, looks_like_formula
+from server.catalog import import_catalog_file
+from server.cells import looks_like_formula
 from server.db import Database
 from server.errors import PayloadTooLarge, ValidationError
 from server.importer import (
@@ -471,7 +472,7 @@ def test_extra_csv_fields_are_faulty(tmp_path: Path) -> None:
 
 
 def test_long_cells_are_faulty(tmp_path: Path) -> None:
-    from server.catalog import MAX_FIELD_LENGTH
+    from server.cells import MAX_FIELD_LENGTH
 
     header = ["seed_id", "entity_type", "name_vi", "provenance"]
     row = ["A-1", "hien_vat", "Ché", "x" * (MAX_FIELD_LENGTH + 1)]

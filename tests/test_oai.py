@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from server import oai, oai_formats
+from server import oai, oai_formats, oai_request
 from server.app import create_app
 from server.catalog import import_catalog_file
 from server.db import Database
@@ -796,9 +796,11 @@ def test_bad_argument_for_a_post_that_is_not_a_form(client: TestClient) -> None:
 
 
 def test_bad_argument_for_a_huge_post_speaks_the_visitors_language(client: TestClient) -> None:
-    body = b"verb=Identify&x=" + b"a" * (oai.MAX_BODY_BYTES + 1)
+    body = b"verb=Identify&x=" + b"a" * (oai_request.MAX_BODY_BYTES + 1)
     response = client.post(
-        "/oai", content=body, headers={"content-type": oai.FORM_TYPE, "accept-language": "vi"}
+        "/oai",
+        content=body,
+        headers={"content-type": oai_request.FORM_TYPE, "accept-language": "vi"},
     )
     root = assert_valid(response.content)
     assert oai_error(root) == "badArgument"
@@ -814,7 +816,9 @@ def test_bad_resumption_token(client: TestClient, small_pages: int) -> None:
     token = _first_token(client, "ListRecords")
     body, digest = token.split(".")
     tampered = ("A" if body[0] != "A" else "B") + body[1:] + "." + digest
-    forged = oai.encode_token({"verb": "ListRecords", "prefix": "marc", "after": [], "cursor": 0})
+    forged = oai_request.encode_token(
+        {"verb": "ListRecords", "prefix": "marc", "after": [], "cursor": 0}
+    )
     for verb, bad in [
         ("ListRecords", "garbage"),
         ("ListRecords", tampered),
@@ -886,12 +890,12 @@ def test_no_metadata_formats_when_an_item_has_none(
     assert [e.text for e in root.iterfind(".//o:metadataPrefix", NS)] == ["lido"]
 
 
-@pytest.mark.parametrize("code", sorted(oai.BARE_REQUEST_ERRORS | {oai.NO_SET_HIERARCHY}))
+@pytest.mark.parametrize("code", sorted(oai.BARE_REQUEST_ERRORS | {oai_request.NO_SET_HIERARCHY}))
 def test_every_error_code_renders_a_valid_document(code: str) -> None:
     # noSetHierarchy cannot happen here (the repository always has sets); its document must
     # still be valid should the protocol path ever raise it.
-    request = oai.OAIRequest("ListSets", {})
-    error = oai.OAIError(code, "message")
+    request = oai_request.OAIRequest("ListSets", {})
+    error = oai_request.OAIError(code, "message")
     root = assert_valid(oai.error_document("http://h.example/oai", BASE_TIME, request, error, "m"))
     assert oai_error(root) == code
     bare = code in oai.BARE_REQUEST_ERRORS
@@ -915,7 +919,7 @@ def test_every_error_code_renders_a_valid_document(code: str) -> None:
 def test_parse_range(
     from_text: str | None, until_text: str | None, start: datetime | None, end: datetime | None
 ) -> None:
-    assert oai.parse_range(from_text, until_text) == oai.DateRange(start, end)
+    assert oai_request.parse_range(from_text, until_text) == oai_request.DateRange(start, end)
 
 
 @pytest.mark.parametrize(
@@ -929,16 +933,16 @@ def test_parse_range(
     ],
 )
 def test_parse_range_refuses(from_text: str | None, until_text: str | None) -> None:
-    with pytest.raises(oai.OAIError) as caught:
-        oai.parse_range(from_text, until_text)
+    with pytest.raises(oai_request.OAIError) as caught:
+        oai_request.parse_range(from_text, until_text)
     assert caught.value.oai_code == "badArgument"
 
 
 def test_tokens_round_trip_and_carry_no_plain_arguments() -> None:
-    harvest = oai.Harvest("lido", "kind:hien_vat", "2024-01-01", None)
+    harvest = oai_request.Harvest("lido", "kind:hien_vat", "2024-01-01", None)
     token = harvest.token("ListRecords", (datetime(2024, 1, 1, 5, 0, 0, 123456), "DL-ART-06"), 10)
     assert "lido" not in token and "&" not in token
-    resumed = oai.harvest_from("ListRecords", {"resumptionToken": token})
+    resumed = oai_request.harvest_from("ListRecords", {"resumptionToken": token})
     assert resumed == dataclasses.replace(
         harvest, after=(datetime(2024, 1, 1, 5, 0, 0, 123456), "DL-ART-06"), cursor=10
     )

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server import report
+from server import report, report_files
 from server.catalog import import_catalog_file
 from server.db import Database
 from server.errors import BadRequest, MuseumError, ValidationError
@@ -294,7 +294,7 @@ def summary_rows(sheet: object) -> dict[str, tuple[object, ...]]:
 
 def test_xlsx_numbers_equal_the_database(sqlite_db: Database, tmp_path: Path) -> None:
     out = tmp_path / "bao-cao-2026.xlsx"
-    sqlite_db.call(lambda s: report.write_report(s, 2026, out, today=TODAY))
+    sqlite_db.call(lambda s: report_files.write_report(s, 2026, out, today=TODAY))
     workbook = openpyxl.load_workbook(out)
     summary = workbook[VI("Summary")]
     assert summary["A1"].value == VI(
@@ -332,7 +332,7 @@ def test_xlsx_numbers_equal_the_database(sqlite_db: Database, tmp_path: Path) ->
 
 def test_xlsx_lists_remaining_items_in_priority_order(sqlite_db: Database, tmp_path: Path) -> None:
     out = tmp_path / "report.xlsx"
-    sqlite_db.call(lambda s: report.write_report(s, 2026, out, today=TODAY))
+    sqlite_db.call(lambda s: report_files.write_report(s, 2026, out, today=TODAY))
     sheet = openpyxl.load_workbook(out)[VI("Remaining")]
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
     expected = expected_lines(sqlite_db)
@@ -350,7 +350,7 @@ def test_xlsx_lists_remaining_items_in_priority_order(sqlite_db: Database, tmp_p
 def test_xlsx_in_english(sqlite_db: Database, tmp_path: Path) -> None:
     out = tmp_path / "report.xlsx"
     result = sqlite_db.call(lambda s: report.progress(s, TODAY))
-    report.write_xlsx(result, out, lang="en")
+    report_files.write_xlsx(result, out, lang="en")
     rows = summary_rows(openpyxl.load_workbook(out)["Summary"])
     assert rows["Special national relics"][:3] == (2, 1, 1)
     assert "Di tích quốc gia đặc biệt" not in rows
@@ -371,7 +371,7 @@ def vietnamese_share(value: float | None) -> str:
 
 def test_pdf_numbers_equal_the_database(sqlite_db: Database, tmp_path: Path) -> None:
     out = tmp_path / "bao-cao-2026.pdf"
-    sqlite_db.call(lambda s: report.write_report(s, 2026, out, today=TODAY))
+    sqlite_db.call(lambda s: report_files.write_report(s, 2026, out, today=TODAY))
     assert out.read_bytes().startswith(b"%PDF-")
     text, pages = pdf_text(out)
     flat = re.sub(r"\s+", " ", text)
@@ -399,7 +399,7 @@ def test_pdf_numbers_equal_the_database(sqlite_db: Database, tmp_path: Path) -> 
 
 def test_pdf_in_english(sqlite_db: Database, tmp_path: Path) -> None:
     out = tmp_path / "report.pdf"
-    report.write_pdf(sqlite_db.call(lambda s: report.progress(s, TODAY)), out, lang="en")
+    report_files.write_pdf(sqlite_db.call(lambda s: report.progress(s, TODAY)), out, lang="en")
     flat = re.sub(r"\s+", " ", pdf_text(out)[0])
     assert "Special national relics 2 1 1 50.0% 100% 1" in flat
     assert "364 days left until 20 November 2027" in flat
@@ -408,10 +408,10 @@ def test_pdf_in_english(sqlite_db: Database, tmp_path: Path) -> None:
 def test_pdf_without_the_font_names_the_debian_package(
     sqlite_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(report, "FONT_DIR", tmp_path / "no-fonts")
+    monkeypatch.setattr(report_files, "FONT_DIR", tmp_path / "no-fonts")
     out = tmp_path / "report.pdf"
     with pytest.raises(MuseumError) as caught:
-        sqlite_db.call(lambda s: report.write_report(s, 2026, out, today=TODAY))
+        sqlite_db.call(lambda s: report_files.write_report(s, 2026, out, today=TODAY))
     assert "fonts-noto-core" in str(caught.value)
     assert "NotoSans-Regular.ttf" in str(caught.value)
     assert files_beside_the_database(tmp_path) == []
@@ -422,7 +422,7 @@ def test_write_report_names_the_supported_suffixes(
     sqlite_db: Database, tmp_path: Path, name: str
 ) -> None:
     with pytest.raises(ValidationError) as caught:
-        sqlite_db.call(lambda s: report.write_report(s, 2026, tmp_path / name, today=TODAY))
+        sqlite_db.call(lambda s: report_files.write_report(s, 2026, tmp_path / name, today=TODAY))
     assert caught.value.parameter == "out"
     assert ".xlsx" in str(caught.value) and ".pdf" in str(caught.value)
 
@@ -431,13 +431,15 @@ def test_write_report_refuses_a_missing_folder_and_a_bad_year(
     sqlite_db: Database, tmp_path: Path
 ) -> None:
     with pytest.raises(ValidationError) as caught:
-        sqlite_db.call(lambda s: report.write_report(s, 2026, tmp_path / "no" / "r.pdf"))
+        sqlite_db.call(lambda s: report_files.write_report(s, 2026, tmp_path / "no" / "r.pdf"))
     assert caught.value.parameter == "out"
     with pytest.raises(BadRequest) as bad_year:
-        sqlite_db.call(lambda s: report.write_report(s, 2019, tmp_path / "r.pdf", today=TODAY))
+        sqlite_db.call(
+            lambda s: report_files.write_report(s, 2019, tmp_path / "r.pdf", today=TODAY)
+        )
     assert bad_year.value.parameter == "year"
     with pytest.raises(ValidationError) as bad_lang:
-        sqlite_db.call(lambda s: report.write_report(s, 2026, tmp_path / "r.pdf", lang="fr"))
+        sqlite_db.call(lambda s: report_files.write_report(s, 2026, tmp_path / "r.pdf", lang="fr"))
     assert bad_lang.value.parameter == "lang"
     assert not (tmp_path / "r.pdf").exists()
 
@@ -448,7 +450,7 @@ def test_write_report_turns_a_failed_write_into_a_clear_error(
     out = tmp_path / "taken.pdf"
     out.mkdir()  # a folder where the file should go: the final rename fails
     with pytest.raises(ValidationError) as caught:
-        sqlite_db.call(lambda s: report.write_report(s, 2026, out, today=TODAY))
+        sqlite_db.call(lambda s: report_files.write_report(s, 2026, out, today=TODAY))
     assert caught.value.parameter == "out"
     assert "taken.pdf" in str(caught.value)
     assert files_beside_the_database(tmp_path) == ["taken.pdf"]  # the partial file is gone
@@ -457,7 +459,7 @@ def test_write_report_turns_a_failed_write_into_a_clear_error(
 def test_write_report_replaces_the_file_whole(sqlite_db: Database, tmp_path: Path) -> None:
     out = tmp_path / "Report.XLSX"
     out.write_bytes(b"old contents")
-    past = sqlite_db.call(lambda s: report.write_report(s, 2024, out, today=TODAY))
+    past = sqlite_db.call(lambda s: report_files.write_report(s, 2024, out, today=TODAY))
     assert (past.year, past.as_of, past.days_left) == (2024, date(2024, 11, 20), 0)
     summary = openpyxl.load_workbook(out)[VI("Summary")]
     assert "2024" in summary["A1"].value

@@ -77,7 +77,7 @@ def test_parse_size_units() -> None:
 
 def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    documented = set(re.findall(r"`(MUSEUM_[A-Z_]+)`", readme))
+    documented = set(re.findall(r"`(MUSEUM_[A-Z0-9_]+)`", readme))
     names = {name for name, _, _ in documented_settings()}
     assert names - documented == set(), "settings missing from the README table"
     assert documented - names == set(), "README documents settings that do not exist"
