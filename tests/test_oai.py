@@ -7,16 +7,12 @@ oai_dc, oai-identifier and LIDO 1.1 XML Schemas kept in tests/data/oai.
 from __future__ import annotations
 
 import dataclasses
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from lxml import etree
 from oaipmh_scythe import Scythe
 from sqlalchemy import select
@@ -40,6 +36,7 @@ from server.models import (
 from server.search import index_record
 from server.settings import Settings
 from tests.conftest import SEED_CATALOG, seed_rows
+from tests.live import serving
 
 DATA = Path(__file__).parent / "data" / "oai"
 NS = {
@@ -221,30 +218,11 @@ def follow(client: TestClient, verb: str, **params: str) -> tuple[list[etree._El
 # A real harvester against a live server
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def live_oai(catalog_settings: Settings, small_pages: int) -> Iterator[str]:
     """The app under uvicorn on a free loopback port; no public base URL, so the host names it."""
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(catalog_settings), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("live server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/oai"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(catalog_settings)) as url:
+        yield f"{url}/oai"
 
 
 @pytest.fixture
