@@ -382,8 +382,43 @@ def _progress_path() -> dict[str, Any]:
     )
 
 
+def _export_path() -> dict[str, Any]:
+    def body(media_type: str) -> dict[str, Any]:
+        return {media_type: {}}  # a file; no schema to validate
+
+    return {
+        "get": {
+            "summary": "The public catalog as open data: CSV, JSON or a BagIt archive (zip)",
+            "parameters": [
+                {
+                    "name": "fmt",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"enum": ["csv", "json", "bagit.zip"]},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The export",
+                    "content": {
+                        **body("text/csv"),
+                        **body("application/json"),
+                        **body("application/zip"),
+                    },
+                },
+                "304": {"description": "Not modified"},
+                "404": _error("No such export format"),
+            },
+        }
+    }
+
+
 def document(base: str) -> dict[str, Any]:
-    paths = {**PATHS, "/api/v1/progress": _progress_path()}
+    paths = {
+        **PATHS,
+        "/api/v1/progress": _progress_path(),
+        "/api/v1/exports/catalog.{fmt}": _export_path(),
+    }
     return {
         "openapi": "3.1.0",
         "info": {
