@@ -96,7 +96,7 @@ async def search_records(request: Request) -> Response:
     def run(session: Session) -> dict[str, Any]:
         page = search(session, query)
         records = {r.id: r for r in session.scalars(select(Record).where(Record.id.in_(page.ids)))}
-        place_names = _place_labels(session, page.facets.get("place", {}), request.state.lang)
+        place_names = place_labels(session, page.facets.get("place", {}), request.state.lang)
         next_offset = query.offset + len(page.ids)
         return {
             "query": query.text,
@@ -114,7 +114,7 @@ async def search_records(request: Request) -> Response:
     return cached_json(request, await _run(request, run))
 
 
-def _place_labels(session: Session, counts: dict[str, int], lang: str) -> dict[str, str]:
+def place_labels(session: Session, counts: dict[str, int], lang: str) -> dict[str, str]:
     from server.i18n import localized
 
     if not counts:

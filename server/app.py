@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,7 +28,7 @@ from server.queue import Queue
 from server.routes import build_routes
 from server.settings import Settings
 from server.state import Museum
-from server.storage import Store
+from server.storage import Store, atomic_file
 from server.tasks import job_handlers
 
 log = logging.getLogger(__name__)
@@ -38,6 +37,7 @@ PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 VIEWER_DIST = PACKAGE_DIR.parent / "viewer" / "dist"
 GZIP_MINIMUM_SIZE = 1024
+SECRET_FILE_MODE = 0o600
 
 
 def load_viewer_manifest(dist: Path) -> dict[str, str]:
@@ -57,15 +57,9 @@ def ensure_secret_key(settings: Settings) -> str:
     path = settings.data_dir / "secret_key"
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    staging = path.with_suffix(".tmp")
-    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key)
-        handle.flush()
-        os.fsync(handle.fileno())
-    staging.replace(path)
+    with atomic_file(path, SECRET_FILE_MODE) as staging:
+        staging.write_text(key, encoding="utf-8")
     return key
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.cells import (
@@ -35,7 +35,7 @@ from server.cells import (
     web_address,
 )
 from server.errors import N_
-from server.models import DEFAULT_RIGHTS, RECORD_KINDS, Asset, Record
+from server.models import DEFAULT_RIGHTS, RECORD_KINDS, Record
 from server.records import visible
 from server.search import index_record
 from server.vocab import (
@@ -508,13 +508,3 @@ def records_by_kind(
     for record in session.scalars(statement):
         grouped.setdefault(record.kind, []).append(record)
     return {kind: items for kind, items in grouped.items() if items}
-
-
-def media_counts(session: Session) -> dict[str, int]:
-    """Number of stored originals per record id (records without media are absent)."""
-    rows = session.execute(
-        select(Asset.record_id, func.count(Asset.id))
-        .where(Asset.record_id.is_not(None))
-        .group_by(Asset.record_id)
-    )
-    return {str(record_id): int(count) for record_id, count in rows}

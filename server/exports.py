@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import unicodedata
@@ -44,6 +43,7 @@ from server.models import Record, utcnow
 from server.records import bundle_for, iso, record_json, visible
 from server.responses import if_none_match
 from server.state import get_museum
+from server.storage import atomic_file
 from server.vocab import CONTENT_LANGUAGES, PUBLIC_ACCESS
 
 CATALOG_LICENCE = "https://creativecommons.org/publicdomain/zero/1.0/"
@@ -231,21 +231,6 @@ def export_filename(extension: str, generated_at: datetime) -> str:
 
 
 @contextmanager
-def atomic_output(target: Path) -> Iterator[Path]:
-    """A temporary file beside ``target`` that replaces it only when the block succeeds."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        yield temporary
-        _fsync(temporary)
-        temporary.replace(target)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-@contextmanager
 def atomic_directory(target: Path) -> Iterator[Path]:
     """A temporary directory beside ``target``, renamed to it when the block succeeds."""
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -261,11 +246,6 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         temporary.replace(target)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
 
 
 # Reading the public catalog
@@ -291,7 +271,7 @@ def catalog_digest(records: Sequence[dict[str, Any]]) -> str:
 def write_csv(records: Sequence[dict[str, Any]], path: Path) -> None:
     """UTF-8 with BOM (Excel reads it as UTF-8), CRLF rows, lists joined with "; "."""
     with (
-        atomic_output(path) as temporary,
+        atomic_file(path) as temporary,
         temporary.open("w", encoding="utf-8-sig", newline="") as out,
     ):
         writer = csv.writer(out, lineterminator="\r\n")
@@ -316,7 +296,7 @@ def catalog_document(records: Sequence[dict[str, Any]], generated_at: datetime) 
 
 
 def write_json(records: Sequence[dict[str, Any]], path: Path, generated_at: datetime) -> None:
-    with atomic_output(path) as temporary, temporary.open("w", encoding="utf-8") as out:
+    with atomic_file(path) as temporary, temporary.open("w", encoding="utf-8") as out:
         json.dump(catalog_document(records, generated_at), out, ensure_ascii=False, indent=2)
         out.write("\n")
 
@@ -332,7 +312,7 @@ def write_bag(records: Sequence[dict[str, Any]], target: Path, generated_at: dat
         bag = Path(work) / f"daklak-catalog-{generated_at:%Y%m%d}"
         bag.mkdir()
         build_bag(records, bag, generated_at)
-        with atomic_output(target) as temporary:
+        with atomic_file(target) as temporary:
             zip_directory(bag, temporary, generated_at)
 
 

@@ -41,9 +41,10 @@ from server.catalog import (
 )
 from server.cells import UNDECODABLE, clean_text
 from server.errors import N_, PayloadTooLarge, ValidationError
-from server.exports import atomic_output, neutralise_cell
+from server.exports import neutralise_cell
 from server.models import Record
 from server.search import fold
+from server.storage import atomic_file
 
 MAX_FILE_SIZE = 64 * 1024 * 1024
 MAX_ROWS = 100_000
@@ -571,7 +572,7 @@ def write_problem_report(
 ) -> None:
     """The faulty rows as CSV (UTF-8 with BOM, for Excel); cells that could run are neutralised."""
     with (
-        atomic_output(path) as temporary,
+        atomic_file(path) as temporary,
         temporary.open("w", encoding="utf-8-sig", newline="") as out,
     ):
         writer = csv.writer(out)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api import access_levels
+from server.api import access_levels, place_labels
 from server.api_params import SEARCH_PARAMETERS, parse_search
 from server.errors import N_, NotFound
 from server.i18n import localized
@@ -189,12 +189,10 @@ async def search_page(request: Request) -> Response:
     def run(
         session: Session,
     ) -> tuple[list[ItemCard], int, dict[str, dict[str, int]], dict[str, str], str]:
-        from server.api import _place_labels
-
         page = search(session, query)
         records = {r.id: r for r in session.scalars(select(Record).where(Record.id.in_(page.ids)))}
         cards = [_card(records[i], lang) for i in page.ids if i in records]
-        places = _place_labels(session, page.facets.get("place", {}), lang)
+        places = place_labels(session, page.facets.get("place", {}), lang)
         total = f"{page.total}+" if not page.total_exact else str(page.total)
         return cards, page.total, page.facets, places, total
 

@@ -9,8 +9,6 @@ their target and renamed into place, so a reader never sees half a report.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -46,6 +44,7 @@ from server.report import (
     today_in_vietnam,
     translator,
 )
+from server.storage import atomic_file
 from server.vocab import DESIGNATIONS
 
 SUPPORTED_SUFFIXES = (".xlsx", ".pdf")
@@ -53,18 +52,9 @@ REPORT_FILE_MODE = 0o644
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, flush it, then rename it into place."""
-    fd, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(staging).chmod(REPORT_FILE_MODE)
-        Path(staging).replace(path)
-    finally:
-        # Gone after a successful rename; removes the partial file after a failure.
-        Path(staging).unlink(missing_ok=True)
+    """Replace ``path`` with ``data`` in one step: readers see the old report or the new one."""
+    with atomic_file(path, REPORT_FILE_MODE) as staging:
+        staging.write_bytes(data)
 
 
 REMAINING_HEADERS = (

@@ -216,13 +216,6 @@ def index_record(session: Session, record: Record) -> None:
         )
 
 
-def reindex_all(session: Session) -> int:
-    records = session.scalars(select(Record)).all()
-    for record in records:
-        index_record(session, record)
-    return len(records)
-
-
 # Querying
 
 # Facet counts are exact up to this many hits; beyond it they are counted over the

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import stat
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,6 +58,27 @@ def free_space(directory: Path) -> int:
     while not existing.exists():
         existing = existing.parent
     return shutil.disk_usage(existing).free
+
+
+PUBLIC_FILE_MODE = 0o644
+
+
+@contextmanager
+def atomic_file(target: Path, mode: int = PUBLIC_FILE_MODE) -> Iterator[Path]:
+    """A temporary file beside ``target``; fsynced, given ``mode`` and renamed over ``target``
+    when the block succeeds, removed when it fails. Readers see the old file or the new one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        with temporary.open("rb") as written:
+            os.fsync(written.fileno())
+        temporary.chmod(mode)
+        temporary.replace(target)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _fsync_dir(path: Path) -> None:
