@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # kind (from processing.sniff) -> job kind run by the worker
-PIPELINES: dict[str, str] = {}
+PIPELINES: dict[str, str] = {"model": "process_model"}
 
 
 def pipeline_for(kind: str) -> str | None:

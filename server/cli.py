@@ -30,6 +30,7 @@ from server.cli_common import (
     prepare_database,
     reported_errors,
 )
+from server.cli_process import process
 from server.errors import N_, InsufficientStorage, NotFound, ValidationError
 from server.i18n import load_catalogs, nfc
 from server.settings import Settings, SettingsError
@@ -315,6 +316,7 @@ def _byte_progress(ui: Ui) -> Iterator[Callable[[int], None]]:
 
 main.add_command(catalog)
 main.add_command(report)
+main.add_command(process)
 
 
 def help_language() -> str:

@@ -40,6 +40,7 @@ IMAGE_FORMAT = "image/jpeg"
 HLS_FORMAT = "application/vnd.apple.mpegurl"
 VTT_FORMAT = "text/vtt"
 GLB_FORMAT = "model/gltf-binary"
+DEFAULT_MODEL_FILE = "web.glb"  # the 3D pipeline's web level of detail
 IMAGE_SERVICE_TYPE = "ImageService3"
 IMAGE_SERVICE_PROFILE = "level2"
 # "!w,h" never upscales (Image API 3.0 §4.2), so it is safe for small originals too.
@@ -302,7 +303,8 @@ def av_canvas(asset: Asset, number: int, frame: Frame) -> dict[str, Any]:
 def model_scene(asset: Asset, number: int, frame: Frame) -> dict[str, Any]:
     """A draft IIIF 3D Scene (Presentation 4.0 draft): not valid Presentation 3.0."""
     scene_id = f"{frame.manifest_id}/scene/{asset.id}"
-    body = {"id": media_url(frame.base, asset, "model.glb"), "type": "Model", "format": GLB_FORMAT}
+    filename = str((asset.technical or {}).get("model") or DEFAULT_MODEL_FILE)
+    body = {"id": media_url(frame.base, asset, filename), "type": "Model", "format": GLB_FORMAT}
     return {
         "id": scene_id,
         "type": "Scene",

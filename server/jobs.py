@@ -49,12 +49,21 @@ class JobContext:
     store: Store
     settings: Settings
     report: Callable[[int, str], None] = field(repr=False)
+    db: Database | None = field(default=None, repr=False)
 
     def progress(self, percent: float, message: str = "") -> None:
         self.report(max(0, min(99, int(percent))), message)
 
 
 JobHandler = Callable[[JobContext], dict[str, Any] | None]
+
+
+class JobRefused(Exception):
+    """The job's input is refused: trying again would give the same answer.
+
+    The job ends ``failed`` at once with this message instead of using up its
+    attempts (a crash or a timeout, by contrast, is retried).
+    """
 
 
 @dataclass(frozen=True)
@@ -241,24 +250,27 @@ class JobService:
 
         return self.db.call(finish, write=True)
 
-    def fail(self, claim: Claim, error: str) -> str | None:
-        """Record a failed attempt; retry later or end ``failed``. Returns the new state."""
+    def fail(self, claim: Claim, error: str, final: bool = False) -> str | None:
+        """Record a failed attempt; retry later or end ``failed``. Returns the new state.
+
+        ``final`` ends the job now, whatever attempts it has left.
+        """
 
         def record(session: Session) -> str | None:
             job = session.get(Job, claim.job_id)
             if job is None or job.lease_token != claim.token or job.state != "running":
                 return None
-            final = job.attempts >= job.max_attempts
-            job.state = "failed" if final else "queued"
+            final_now = final or job.attempts >= job.max_attempts
+            job.state = "failed" if final_now else "queued"
             job.message = error[:MESSAGE_LIMIT]
             job.lease_token = None
             job.lease_until = None
             job.updated_at = utcnow()
-            if final:
+            if final_now:
                 job.finished_at = job.updated_at
             else:
                 job.enqueued_at = job.updated_at
-            _event(session, job.id, "failed" if final else "retry", job.attempts, error)
+            _event(session, job.id, "failed" if final_now else "retry", job.attempts, error)
             return job.state
 
         state = self.db.call(record, write=True)
@@ -285,11 +297,22 @@ class JobService:
                 self.set_progress(claim, percent, message)
 
         context = JobContext(
-            claim.job_id, claim.kind, claim.params, claim.attempt, self.store, self.settings, report
+            claim.job_id,
+            claim.kind,
+            claim.params,
+            claim.attempt,
+            self.store,
+            self.settings,
+            report,
+            self.db,
         )
         with _Heartbeat(self, claim):
             try:
                 result = handler(context)
+            except JobRefused as exc:
+                log.warning("job %s refused its input: %s", job_id, exc)
+                self.fail(claim, str(exc), final=True)
+                return
             except Exception as exc:  # noqa: BLE001 — a job's failure must never stop the worker
                 log.warning("job %s attempt %d failed: %s", job_id, claim.attempt, exc)
                 detail = "".join(traceback.format_exception_only(exc)).strip()

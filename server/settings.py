@@ -86,18 +86,6 @@ def _parse_bool(name: str, raw: str) -> bool:
     raise SettingsError(name, raw, "phải là true hoặc false", "must be true or false")
 
 
-def _parse_language(name: str, raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in LANGUAGES:
-        raise SettingsError(
-            name,
-            raw,
-            f"phải là một trong {', '.join(LANGUAGES)}",
-            f"must be one of {', '.join(LANGUAGES)}",
-        )
-    return value
-
-
 def _parse_url(schemes: tuple[str, ...]) -> Callable[[str, str], str]:
     def parse(name: str, raw: str) -> str:
         value = raw.strip()
@@ -130,6 +118,37 @@ def _parse_path(name: str, raw: str) -> Path:
     if not raw.strip() or "\x00" in raw:
         raise SettingsError(name, raw, "phải là đường dẫn thư mục", "must be a directory path")
     return Path(raw.strip()).expanduser()
+
+
+def _parse_budgets(name: str, raw: str) -> str:
+    parts = [part.strip() for part in raw.split(",")]
+    try:
+        numbers = [int(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) != 4 or any(n < 1 for n in numbers) or numbers != sorted(numbers, reverse=True):
+        raise SettingsError(
+            name,
+            raw,
+            "phải là 4 số nguyên dương giảm dần, như 1000000,150000,20000,5000",
+            "must be 4 decreasing positive whole numbers, such as 1000000,150000,20000,5000",
+        )
+    return ",".join(str(n) for n in numbers)
+
+
+def _parse_choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise SettingsError(
+                name,
+                raw,
+                f"phải là một trong {', '.join(choices)}",
+                f"must be one of {', '.join(choices)}",
+            )
+        return value
+
+    return parse
 
 
 def setting(default: Any, parse: Callable[[str, str], Any], help: str) -> Any:
@@ -170,7 +189,7 @@ class Settings:
     port: int = setting(8000, _parse_int(1, 65535), "Port `museum serve` listens on.")
     language: str = setting(
         "vi",
-        _parse_language,
+        _parse_choice(LANGUAGES),
         "Default interface language (vi or en) for pages and the command line.",
     )
     max_upload_size: int = setting(
@@ -210,6 +229,50 @@ class Settings:
         "Put 3D models in IIIF manifests as draft IIIF 3D Scenes (not valid Presentation 3.0).",
     )
     log_level: str = setting("info", _parse_text, "Log level: debug, info, warning or error.")
+    job_memory: int = setting(
+        6 * 1024**3,
+        parse_size,
+        "Address-space limit of the child process that runs one media job (e.g. 6G).",
+    )
+    job_cpu_seconds: int = setting(
+        3600, _parse_int(1, 7 * 86400), "CPU seconds one media job may use before it is stopped."
+    )
+    job_timeout: float = setting(
+        7200.0,
+        _parse_seconds(1, 7 * 86400),
+        "Wall-clock seconds one media job may take before it is stopped.",
+    )
+    model_max_faces: int = setting(
+        30_000_000, _parse_int(1, 2**31 - 1), "Most triangles a 3D scan may have."
+    )
+    model_max_vertices: int = setting(
+        30_000_000, _parse_int(1, 2**31 - 1), "Most vertices a 3D scan may have."
+    )
+    model_max_points: int = setting(
+        100_000_000, _parse_int(1, 2**31 - 1), "Most points a point cloud may have."
+    )
+    model_max_texture_pixels: int = setting(
+        16384 * 16384, _parse_int(1, 2**40), "Most pixels one texture of a 3D scan may have."
+    )
+    model_max_archive_entries: int = setting(
+        2000, _parse_int(1, 10**6), "Most files a ZIP bundle of a 3D scan may hold."
+    )
+    model_max_archive_bytes: int = setting(
+        8 * 1024**3, parse_size, "Most bytes a ZIP bundle of a 3D scan may expand to (e.g. 8G)."
+    )
+    model_lod_triangles: str = setting(
+        "1000000,150000,20000,5000",
+        _parse_budgets,
+        "Triangle budgets of the levels of detail high, web, thumb and preview.",
+    )
+    model_debris_fraction: float = setting(
+        0.01,
+        _parse_range(float, 0.0, 0.5, "một phân số", "a fraction"),
+        "Floating pieces smaller than this share of a scan's triangles are removed (0 keeps all).",
+    )
+    model_texture_format: str = setting(
+        "jpeg", _parse_choice(("jpeg", "webp")), "Texture format in 3D models: jpeg or webp."
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

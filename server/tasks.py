@@ -34,4 +34,6 @@ def selftest(context: JobContext) -> dict[str, Any]:
 
 
 def job_handlers() -> dict[str, JobHandler]:
-    return {"selftest": selftest}
+    from server.media_jobs import process_model_job
+
+    return {"selftest": selftest, "process_model": process_model_job}

@@ -654,7 +654,10 @@ def test_records_without_displayable_media_have_no_manifest(
 def test_draft_3d_adds_a_scene_the_3_0_schema_rejects(
     validator: jsonschema.Draft7Validator, vi: Callable[[str], str]
 ) -> None:
-    assets = [_asset(1, "image", {"width": 10, "height": 10}), _asset(2, "model", {"faces": 9})]
+    assets = [
+        _asset(1, "image", {"width": 10, "height": 10}),
+        _asset(2, "model", {"model": "web.glb", "lods": []}),
+    ]
     bundle = _bundle(_record(), assets)
     plain = iiif_manifest.build_manifest(bundle, BASE, vi)
     draft = iiif_manifest.build_manifest(bundle, BASE, vi, include_3d=True)
@@ -662,7 +665,7 @@ def test_draft_3d_adds_a_scene_the_3_0_schema_rejects(
     assert [i["type"] for i in draft["items"]] == ["Canvas", "Scene"]
     body = draft["items"][1]["items"][0]["items"][0]["body"]
     assert body == {
-        "id": f"{BASE}/media/a2/v1/model.glb",
+        "id": f"{BASE}/media/a2/v1/web.glb",
         "type": "Model",
         "format": "model/gltf-binary",
     }

@@ -12,7 +12,15 @@ const ROOT = dirname(fileURLToPath(import.meta.url));
 const DEFAULT_OUTDIR = join(ROOT, "dist");
 const PUBLIC_PATH = "/static/viewer/";
 const MANIFEST = "manifest.json";
-const ENTRY_POINTS = ["src/main.js", "src/main.css"].map((p) => join(ROOT, p));
+// Each bundle is one esbuild run; every entry point becomes a manifest key.
+// model-loader.js (three.js GLTFLoader + meshopt decoder, ~430 kB) is its own
+// bundle so pages without a 3D model never download it. Its source map leaves
+// out the upstream sources: their comments link to the projects' web pages,
+// and no output may name a third-party host.
+const BUNDLES = [
+  { entryPoints: ["src/main.js", "src/main.css"] },
+  { entryPoints: ["src/model-loader.js"], sourcesContent: false },
+].map((bundle) => ({ ...bundle, entryPoints: bundle.entryPoints.map((p) => join(ROOT, p)) }));
 const FONT_LOADERS = { ".woff2": "file", ".woff": "file", ".ttf": "file" };
 // Only these are removed when cleaning, so a mistyped --outdir cannot wipe
 // unrelated files.
@@ -49,23 +57,26 @@ function manifestFromMetafile(metafile, outdir) {
 
 export async function build({ outdir = DEFAULT_OUTDIR } = {}) {
   removeStaleOutputs(outdir);
-  const result = await esbuild.build({
-    absWorkingDir: ROOT,
-    entryPoints: ENTRY_POINTS,
-    outdir,
-    bundle: true,
-    format: "esm",
-    target: "es2020",
-    minify: true,
-    sourcemap: true,
-    entryNames: "[name]-[hash]",
-    assetNames: "[name]-[hash]",
-    loader: FONT_LOADERS,
-    publicPath: PUBLIC_PATH,
-    metafile: true,
-    logLevel: "warning",
-  });
-  const manifest = manifestFromMetafile(result.metafile, outdir);
+  const manifest = {};
+  for (const bundle of BUNDLES) {
+    const result = await esbuild.build({
+      absWorkingDir: ROOT,
+      ...bundle,
+      outdir,
+      bundle: true,
+      format: "esm",
+      target: "es2020",
+      minify: true,
+      sourcemap: true,
+      entryNames: "[name]-[hash]",
+      assetNames: "[name]-[hash]",
+      loader: FONT_LOADERS,
+      publicPath: PUBLIC_PATH,
+      metafile: true,
+      logLevel: "warning",
+    });
+    Object.assign(manifest, manifestFromMetafile(result.metafile, outdir));
+  }
   writeFileSync(join(outdir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }

@@ -1,0 +1,82 @@
+"""Run a media pipeline on one input, in a sandboxed child, into an output folder.
+
+The output folder appears whole or not at all: the pipeline writes into a
+staging folder beside it, which is renamed into place when the pipeline
+succeeds. A refused or failed input leaves only ``report.json`` (status
+``failed``, with the reason) in the output folder. Used by ``museum process``
+and by the worker's media jobs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from processing.sandbox import ChildLimits, SandboxError, parse_progress, run_in_child
+from processing.threed import pipeline as threed
+from processing.threed.model import KINDS as MODEL_KINDS
+from processing.threed.model import ModelOptions
+
+TARGETS = {kind: "processing.threed.pipeline:run_job" for kind in MODEL_KINDS}
+
+
+class Failure(Exception):
+    """The input was refused or the processing failed; ``reason`` is one English line."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def check_output(out: Path) -> None:
+    """``out`` must not exist yet, or be an empty folder: nothing is ever overwritten."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise Failure("output_exists", f"The output folder {out} exists and is not empty.")
+
+
+def process_model(
+    source: Path,
+    out: Path,
+    options: ModelOptions,
+    limits: ChildLimits,
+    progress: Callable[[float, str], None] | None = None,
+) -> dict[str, Any]:
+    """The 3D pipeline on ``source`` into ``out``; returns the report or raises :class:`Failure`."""
+    if not source.exists():
+        raise Failure("not_found", f"No such file or folder: {source}.")
+    check_output(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
+    payload = {
+        "source": str(source.resolve()),
+        "out": str(staging.resolve()),
+        "options": threed.options_to_json(options),
+    }
+
+    def forward(line: str) -> None:
+        if progress is not None:
+            progress(*parse_progress(line))
+
+    try:
+        report = run_in_child(TARGETS["mesh"], payload, limits, on_line=forward)
+    except SandboxError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        _leave_failure(source, out, options, exc.code, exc.reason)
+        raise Failure(exc.code, exc.reason) from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out.exists():
+        out.rmdir()  # checked empty above
+    staging.rename(out)
+    return report
+
+
+def _leave_failure(source: Path, out: Path, options: ModelOptions, code: str, reason: str) -> None:
+    report = threed.failure_report(source, options, code, reason)
+    threed.write_report(out, report)

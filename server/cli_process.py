@@ -1,0 +1,111 @@
+"""``museum process``: run a media pipeline on one file or folder, outside the catalog."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, Progress, TextColumn
+
+from server.cli_common import HELP, Ui, err_console, load_ui
+from server.errors import N_
+
+KINDS = ("mesh", "pointcloud")
+
+
+@click.command(
+    "process",
+    help=N_(
+        "Process a scan (a file, a folder or a ZIP bundle) into web-ready derivatives and "
+        "report.json in DIR. Exits non-zero with the reason when the input is refused."
+    ),
+)
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help=N_("Output folder (must not exist yet, or be empty)."),
+)
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    help=N_("What the input is (default: decided from its content)."),
+)
+@click.option(
+    "--units",
+    type=click.Choice(("mm", "cm", "m")),
+    default="m",
+    show_default=True,
+    help=N_("Unit of the scan's coordinates."),
+)
+@click.option(
+    "--up",
+    type=click.Choice(("y", "z")),
+    default="y",
+    show_default=True,
+    help=N_("The scan's up axis."),
+)
+@HELP
+def process(source: Path, out: Path, kind: str | None, units: str, up: str) -> None:
+    from processing.runner import Failure, process_model
+    from server.media_jobs import child_limits, model_options
+
+    ui = load_ui()
+    options = model_options(ui.settings, kind, units, up)
+    try:
+        with _progress(ui) as advance:
+            report = process_model(
+                source, out, options, child_limits(ui.settings), progress=advance
+            )
+    except Failure as exc:
+        err_console.print(
+            ui.t(N_("Refused: {reason} ({code})"), reason=exc.reason, code=exc.code),
+            markup=False,
+        )
+        raise SystemExit(1) from exc
+    lods = report["statistics"]["lods"]
+    for lod in lods:
+        click.echo(
+            f"{lod['path']}\t{lod['triangles'] or lod['points']}\t{lod['bytes']}\t"
+            f"{lod['hausdorff_pct']}"
+        )
+    err_console.print(
+        ui.t(
+            N_("Wrote {count} file(s) and report.json to {out}."),
+            count=len(report["artefacts"]),
+            out=str(out),
+        ),
+        markup=False,
+    )
+    if report.get("warnings"):
+        err_console.print(json.dumps(report["warnings"], ensure_ascii=False), markup=False)
+
+
+class _progress:
+    """A progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, ui: Ui) -> None:
+        self.bar = Progress(
+            TextColumn(ui.t(N_("Processing"))),
+            BarColumn(),
+            TextColumn("{task.description}"),
+            console=err_console,
+            transient=True,
+            disable=not err_console.is_terminal,
+        )
+
+    def __enter__(self) -> Callable[[float, str], None]:
+        self.bar.__enter__()
+        task = self.bar.add_task("", total=100)
+
+        def advance(percent: float, message: str) -> None:
+            self.bar.update(task, completed=percent, description=message)
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(None, None, None)
