@@ -55,7 +55,8 @@ bench: install
 	  echo "Measured by \`make bench\` on this project's 2-core machine; each row compares the museum"; \
 	  echo "with a reference in the same run."; echo; \
 	  $(BIN)/python scripts/bench_search.py --records $(BENCH_RECORDS); } > docs/benchmarks.md.tmp; \
-	  status=$$?; mv docs/benchmarks.md.tmp docs/benchmarks.md; cat docs/benchmarks.md; exit $$status
+	  status=$$?; mv docs/benchmarks.md.tmp docs/benchmarks.md; \
+	  $(BIN)/python scripts/bench_3d.py || status=1; cat docs/benchmarks.md; exit $$status
 
 clean:
 	rm -rf viewer/dist .pytest_cache .mypy_cache .ruff_cache test-results

@@ -134,6 +134,11 @@ class _Writer:
         return len(accessors) - 1
 
 
+def _short(value: float) -> float:
+    """A float with the 9 significant digits a float32 needs (shorter JSON, same value)."""
+    return float(f"{float(value):.9g}")
+
+
 def _pad(buffer: bytearray) -> None:
     buffer.extend(b"\x00" * (-len(buffer) % 4))
 
@@ -242,7 +247,7 @@ def write_glb(
     doc["meshes"] = [{"primitives": mesh_primitives}]
     step = grid_scale / ((1 << quantization.position_bits) - 1)
     doc["nodes"] = [
-        {"mesh": 0, "translation": [float(v) for v in low], "scale": [step, step, step]}
+        {"mesh": 0, "translation": [_short(v) for v in low], "scale": [_short(step)] * 3}
     ]
     doc["scenes"] = [{"nodes": [0]}]
     doc["scene"] = 0
@@ -381,8 +386,8 @@ def _texcoords(
     accessor = writer.accessor(view, UNSIGNED_SHORT, count, "VEC2", normalized=True)
     stretch = 65535.0 / ((1 << bits) - 1)
     transform = {
-        "offset": [float(offset[0]), float(offset[1])],
-        "scale": [float(span[0] * stretch), float(span[1] * stretch)],
+        "offset": [_short(offset[0]), _short(offset[1])],
+        "scale": [_short(span[0] * stretch), _short(span[1] * stretch)],
     }
     return accessor, transform
 
@@ -407,7 +412,8 @@ def _material(
     used: set[str],
 ) -> int:
     doc = writer.json
-    pbr: dict[str, Any] = {"metallicFactor": 0.0, "roughnessFactor": 0.9}
+    # Scans are matte and not metal: metallic 0, roughness left at its default of 1.
+    pbr: dict[str, Any] = {"metallicFactor": 0}
     color = [float(c) for c in primitive.base_color]
     if color != [1.0, 1.0, 1.0, 1.0]:
         pbr["baseColorFactor"] = color
