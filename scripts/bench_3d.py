@@ -499,7 +499,8 @@ def bench_open3d(
     started = time.perf_counter()
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=True)
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, subprocess.CalledProcessError) as failure:
+        log(f"open3d reference skipped: {failure}")
         return Reference(None, None, 0, None)
     wall = time.perf_counter() - started
     with np.load(out) as data:
@@ -608,16 +609,16 @@ def section(
         f"builder (`lod.build_lod` + `glb.write_glb`) beside Debian's native `{version}` on the "
         "same inputs at the same triangle budgets: three corpus scans (Stanford bunny and Lucy, "
         "the 3DHOP gargoyle) and two denser meshes made from them by loop subdivision (trimesh "
-        "`subdivide_loop`), one of 1.6 M triangles (the textured photogrammetry OBJ is left out: gltfpack copies "
-        "its PNG as it is while our writer re-encodes textures, so its bytes would compare image "
-        "codecs, not meshes). Each input is converted once, untimed, to a "
+        "`subdivide_loop`), one of 1.6 M triangles (the textured photogrammetry OBJ is left out: "
+        "gltfpack copies its PNG as it is while our writer re-encodes textures, so its bytes "
+        "would compare image codecs, not meshes). Each input is converted once, untimed, to a "
         "GLB with float32 positions and normals that both tools read. Budgets are a tenth of the "
         f"source and {SMALL_BUDGET:,} triangles; gltfpack gets `-si R` with R = (budget + ½) / "
         "triangles, which makes its floor(triangles × R) exactly the budget. Both run as child "
         "processes (both pay process start and file parsing; ours is "
         "`python scripts/bench_3d.py --one SRC OUT --target N [--compress]`, which reads the GLB "
-        "with numpy). Wall time is the median of "
-        f"{args.repeat} runs, peak memory the largest resident size (GNU `time -f %M`); the commands take turns. "
+        f"with numpy). Wall time is the median of {args.repeat} runs, peak memory the largest "
+        "resident size (GNU `time -f %M`); the commands take turns. "
         f"The machine has {os.cpu_count()} cores; its load average was {load[0]:.1f} before the run "
         f"and {load[1]:.1f} after (other work shares it: wall times can move by 20 % or more between runs). "
         "Both write 14-bit positions and 8-bit normals; bytes compare the quantized files without "
@@ -694,7 +695,9 @@ def reference_lines(
         "|---|---|---|---|---|---|",
     ]
     if reference.seconds is None or reference.error is None or reference.wall is None:
-        lines.append(f"| open3d | > {args.open3d_timeout:.0f} s (skipped) | – | – | – | – |")
+        lines.append(
+            f"| open3d | skipped (> {args.open3d_timeout:.0f} s or failed) | – | – | – | – |"
+        )
     else:
         lines.append(
             f"| open3d | {reference.seconds:.1f} s | {reference.wall:.1f} s | {reference.triangles:,} "
@@ -725,6 +728,8 @@ def write_section(docs: Path, text: str) -> None:
 
 
 def bench(args: argparse.Namespace) -> int:
+    import tempfile
+
     if not CORPUS_3D.is_dir():
         log(f"3D benchmark skipped: no corpus at {CORPUS_3D}")
         return 0
@@ -735,8 +740,6 @@ def bench(args: argparse.Namespace) -> int:
     version = gltfpack_version()
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="bench-3d-") as scratch:
         work = Path(scratch)
         sources = prepare_inputs(work)

@@ -18,6 +18,7 @@ APT_PACKAGES=(
   chromium            # browser tests (Playwright drives Debian's chromium)
   fonts-noto-core     # a system font with full Vietnamese coverage (posters, reports)
   gltfpack            # the reference the 3D pipeline is measured against (make bench, tests)
+  time                # GNU time: peak memory of each benchmarked child (make bench)
 )
 PYTHON=${PYTHON:-python3}
 VENV=.venv
