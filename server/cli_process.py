@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -85,27 +86,17 @@ def process(source: Path, out: Path, kind: str | None, units: str, up: str) -> N
         err_console.print(json.dumps(report["warnings"], ensure_ascii=False), markup=False)
 
 
-class _progress:
+@contextmanager
+def _progress(ui: Ui) -> Iterator[Callable[[float, str], None]]:
     """A progress bar on a terminal; silent otherwise."""
-
-    def __init__(self, ui: Ui) -> None:
-        self.bar = Progress(
-            TextColumn(ui.t(N_("Processing"))),
-            BarColumn(),
-            TextColumn("{task.description}"),
-            console=err_console,
-            transient=True,
-            disable=not err_console.is_terminal,
-        )
-
-    def __enter__(self) -> Callable[[float, str], None]:
-        self.bar.__enter__()
-        task = self.bar.add_task("", total=100)
-
-        def advance(percent: float, message: str) -> None:
-            self.bar.update(task, completed=percent, description=message)
-
-        return advance
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.__exit__(None, None, None)
+    bar = Progress(
+        TextColumn(ui.t(N_("Processing"))),
+        BarColumn(),
+        TextColumn("{task.description}"),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+    with bar:
+        task = bar.add_task("", total=100)
+        yield lambda percent, message: bar.update(task, completed=percent, description=message)

@@ -13,7 +13,6 @@ import json
 import re
 import shutil
 import uuid
-from pathlib import Path
 from typing import Any
 
 from processing.runner import Failure, process_model
@@ -141,7 +140,3 @@ def technical_summary(report: dict[str, Any]) -> dict[str, Any]:
         **posters,
         "report": "report.json",
     }
-
-
-def source_path_name(path: Path) -> str:
-    return _SAFE_NAME.sub("_", path.name)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +22,7 @@ from server.settings import Settings
 from server.storage import Store
 from server.tasks import job_handlers
 from tests.jobhelpers import drain, job_service
-
-PROJECT = Path(__file__).resolve().parent.parent
+from tests.test_cli import run_museum
 
 
 def ingest(service: JobService, path: Path, kind: str = "model") -> str:
@@ -112,15 +108,7 @@ def test_a_refused_scan_fails_at_once_with_its_reason(service: JobService, tmp_p
 def test_museum_ingest_queues_the_3d_job(tmp_path: Path) -> None:
     source = tmp_path / "scan.stl"
     trimesh.creation.box(extents=(0.1, 0.2, 0.3)).export(source)
-    env = {**os.environ, "MUSEUM_DATA_DIR": str(tmp_path / "data"), "MUSEUM_LANGUAGE": "en"}
-    result = subprocess.run(
-        [sys.executable, "-m", "server.cli", "ingest", str(source)],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT,
-        env=env,
-        timeout=120,
-    )
+    result = run_museum(tmp_path, "ingest", str(source), env={"MUSEUM_LANGUAGE": "en"})
     assert result.returncode == 0, result.stderr
     asset_id = result.stdout.split("\t")[0]
     settings = Settings(data_dir=tmp_path / "data")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +18,10 @@ from processing.sandbox import ChildLimits
 from processing.threed import render
 from processing.threed.model import ModelOptions
 from tests.gltf_tools import gltf_tools_available, validate_glb
+from tests.test_cli import run_museum
 
 TOOLS_MISSING = gltf_tools_available()
 LIMITS = ChildLimits(memory_bytes=6 * 1024**3, cpu_seconds=600, wall_seconds=600)
-PROJECT = Path(__file__).resolve().parent.parent
 
 
 def textured_obj(folder: Path, scale: float = 100.0) -> Path:
@@ -207,22 +205,17 @@ def test_an_existing_output_is_never_overwritten(tmp_path: Path) -> None:
     assert (out / "keep.txt").read_text() == "precious"
 
 
-def museum(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT,
-        env={**os.environ, "MUSEUM_LANGUAGE": "en", **(env or {})},
-        timeout=300,
-    )
+def museum(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_museum(tmp_path, *args, env={"MUSEUM_LANGUAGE": "en", **env}, timeout=300)
 
 
 def test_cli_process_writes_the_derivatives_and_exits_zero(tmp_path: Path) -> None:
     sphere = trimesh.creation.icosphere(subdivisions=4, radius=40)
     source = tmp_path / "scan.stl"
     sphere.export(source)
-    result = museum("process", str(source), "--out", str(tmp_path / "out"), "--units", "mm")
+    result = museum(
+        tmp_path, "process", str(source), "--out", str(tmp_path / "out"), "--units", "mm"
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["statistics"]["dimensions_mm"]["height"] == pytest.approx(80.0, abs=0.5)
@@ -232,7 +225,7 @@ def test_cli_process_writes_the_derivatives_and_exits_zero(tmp_path: Path) -> No
 def test_cli_process_refuses_with_a_one_line_reason(tmp_path: Path) -> None:
     source = tmp_path / "scan.ply"
     source.write_text("ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nend_header\n1\n")
-    result = museum("process", str(source), "--out", str(tmp_path / "out"))
+    result = museum(tmp_path, "process", str(source), "--out", str(tmp_path / "out"))
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Refused:"), result.stderr
@@ -245,9 +238,7 @@ def test_cli_process_limits_come_from_settings(tmp_path: Path) -> None:
     sphere = trimesh.creation.icosphere(subdivisions=4)
     source = tmp_path / "scan.ply"
     sphere.export(source)
-    result = museum(
-        "process", str(source), "--out", str(tmp_path / "out"),
-        env={"MUSEUM_MODEL_MAX_FACES": "1000"},
-    )  # fmt: skip
+    out = str(tmp_path / "out")
+    result = museum(tmp_path, "process", str(source), "--out", out, MUSEUM_MODEL_MAX_FACES="1000")
     assert result.returncode == 1
     assert "MUSEUM_MODEL_MAX_FACES" in result.stderr

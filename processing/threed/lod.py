@@ -183,15 +183,18 @@ def _with_faces(part: Part, faces: IndexArray) -> Part:
 
 
 def _take(part: Part, order: np.ndarray, faces: IndexArray | None) -> Part:
-    return Part(
+    """The vertices at ``order`` (with their attributes) and new faces."""
+
+    def pick(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else values[order]
+
+    return replace(
+        part,
         vertices=part.vertices[order],
         faces=faces,
-        normals=None if part.normals is None else part.normals[order],
-        uv=None if part.uv is None else part.uv[order],
-        colors=None if part.colors is None else part.colors[order],
-        texture=part.texture,
-        base_color=part.base_color,
-        name=part.name,
+        normals=pick(part.normals),
+        uv=pick(part.uv),
+        colors=pick(part.colors),
     )
 
 

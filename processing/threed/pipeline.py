@@ -204,14 +204,7 @@ def _error(
 ) -> dict[str, float]:
     candidate = _merged(Model(level.parts))
     ref_vertices, ref_faces = reference
-    if len(candidate[0]) == len(ref_vertices) and (
-        (ref_faces is None and candidate[1] is None)
-        or (
-            ref_faces is not None
-            and candidate[1] is not None
-            and len(candidate[1]) == len(ref_faces)
-        )
-    ):
+    if _counts(candidate) == _counts(reference):
         # Nothing was removed: only the vertex order changed.
         return {"hausdorff_pct": 0.0, "rms_pct": 0.0, "mean_pct": 0.0}
     if ref_faces is None or candidate[1] is None:
@@ -221,6 +214,11 @@ def _error(
             (ref_vertices, ref_faces), (candidate[0], candidate[1]), samples
         )
     return {key: round(measured[key], 5) for key in ("hausdorff_pct", "rms_pct", "mean_pct")}
+
+
+def _counts(mesh: tuple[np.ndarray, np.ndarray | None]) -> tuple[int, int]:
+    vertices, faces = mesh
+    return len(vertices), 0 if faces is None else len(faces)
 
 
 def _texture_size(level: lod.Lod, spec: LodSpec) -> int | None:
