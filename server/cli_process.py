@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 
 from server.cli_common import HELP, Ui, err_console, load_ui
 from server.errors import N_
+from server.refusals import describe
 
 KINDS = ("mesh", "pointcloud")
 
@@ -63,9 +64,9 @@ def process(source: Path, out: Path, kind: str | None, units: str, up: str) -> N
                 source, out, options, child_limits(ui.settings), progress=advance
             )
     except Failure as exc:
+        detail = describe(exc.code, exc.reason, ui.gettext)
         err_console.print(
-            ui.t(N_("Refused: {reason} ({code})"), reason=exc.reason, code=exc.code),
-            markup=False,
+            ui.t(N_("Refused: {detail}"), detail=detail), markup=False, soft_wrap=True
         )
         raise SystemExit(1) from exc
     lods = report["statistics"]["lods"]

@@ -63,6 +63,7 @@ def model_options(
             for name, budget, size in zip(LOD_NAMES, budgets, TEXTURE_SIZES, strict=True)
         ),
         debris_fraction=settings.model_debris_fraction,
+        lock_borders=settings.model_lock_borders,
         texture_format=settings.model_texture_format,
     )
 
@@ -101,9 +102,11 @@ def process_model_job(context: JobContext) -> dict[str, Any]:
                     source, out, options, child_limits(context.settings), context.progress
                 )
             except Failure as exc:
+                # "code: detail" — the code lets a page show the summary in the reader's language.
+                message = f"{exc.code}: {exc.reason}"
                 if exc.code in RETRYABLE:
-                    raise RuntimeError(exc.reason) from exc
-                raise JobRefused(exc.reason) from exc
+                    raise RuntimeError(message) from exc
+                raise JobRefused(message) from exc
             for item in out.iterdir():
                 item.rename(folder / item.name)
             out.rmdir()

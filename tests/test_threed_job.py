@@ -18,6 +18,7 @@ from server.jobs import JobService
 from server.media_jobs import model_options, version_for
 from server.models import Asset, JobEvent
 from server.queue import Queue
+from server.refusals import SUMMARIES
 from server.settings import Settings
 from server.storage import Store
 from server.tasks import job_handlers
@@ -63,6 +64,17 @@ def test_models_are_routed_to_the_3d_pipeline() -> None:
     assert pipeline_for("model") == "process_model"
 
 
+def test_model_settings_reach_the_pipeline_and_name_a_new_version() -> None:
+    default = Settings.from_env({})
+    free = Settings.from_env({"MUSEUM_MODEL_LOCK_BORDERS": "false"})
+    assert model_options(default).lock_borders is True
+    assert model_options(free).lock_borders is False
+    # Other parameters publish under another derivative version.
+    assert version_for("ab" * 32, model_options(default)) != version_for(
+        "ab" * 32, model_options(free)
+    )
+
+
 def test_an_ingested_scan_is_processed_and_published(service: JobService, tmp_path: Path) -> None:
     source = tmp_path / "bowl.ply"
     trimesh.creation.icosphere(subdivisions=4, radius=0.15).export(source)
@@ -98,6 +110,8 @@ def test_a_refused_scan_fails_at_once_with_its_reason(service: JobService, tmp_p
     assert job["state"] == "failed"
     assert job["attempts"] == 1  # a refusal is not retried
     assert "PLY" in job["message"]
+    # "code: detail", so a page can show the code's summary in the reader's language.
+    assert job["message"].split(":")[0] in SUMMARIES, job["message"]
     assert asset(service, asset_id).published_version is None
     events = service.db.call(
         lambda s: [e.event for e in s.query(JobEvent).filter_by(job_id=job_id)]

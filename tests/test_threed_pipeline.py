@@ -234,6 +234,20 @@ def test_cli_process_refuses_with_a_one_line_reason(tmp_path: Path) -> None:
     assert report["error"]["reason"] in lines[0]
 
 
+def test_cli_process_refusal_reads_in_vietnamese_by_default(tmp_path: Path) -> None:
+    from server.i18n import load_catalogs
+    from server.refusals import SUMMARIES
+
+    source = tmp_path / "scan.stl"
+    source.write_bytes(b"\0" * 40)  # shorter than a binary STL header
+    result = run_museum(tmp_path, "process", str(source), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1
+    vietnamese = load_catalogs()["vi"].gettext(SUMMARIES["malformed"])
+    assert vietnamese != SUMMARIES["malformed"]
+    line = " ".join(result.stderr.split())
+    assert vietnamese in line and "(malformed:" in line, result.stderr
+
+
 def test_cli_process_limits_come_from_settings(tmp_path: Path) -> None:
     sphere = trimesh.creation.icosphere(subdivisions=4)
     source = tmp_path / "scan.ply"

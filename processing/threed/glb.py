@@ -33,8 +33,6 @@ from processing.threed.model import ByteArray, Float32Array, FloatArray, IndexAr
 GLB_MAGIC = 0x46546C67
 JSON_CHUNK = 0x4E4F534A
 BIN_CHUNK = 0x004E4942
-ARRAY_BUFFER = 34962
-ELEMENT_ARRAY_BUFFER = 34963
 BYTE, UNSIGNED_BYTE, UNSIGNED_SHORT, UNSIGNED_INT = 5120, 5121, 5123, 5125
 TRIANGLES, POINTS = 4, 0
 GENERATOR = "daklak-museum"
@@ -79,7 +77,6 @@ class _Writer:
         self,
         data: bytes,
         *,
-        target: int | None,
         stride: int | None,
         count: int,
         mode: str | None,
@@ -88,24 +85,16 @@ class _Writer:
         """Add a buffer view for a vertex or index stream and return its index."""
         views: list[dict[str, Any]] = self.json.setdefault("bufferViews", [])
         _pad(self.plain)
-        entry: dict[str, Any] = {
-            "buffer": 0,
-            "byteOffset": len(self.plain),
-            "byteLength": len(data),
-        }
+        entry = _view_entry(len(self.plain), len(data))
         if stride is not None:
             entry["byteStride"] = stride
-        if target is not None:
-            entry["target"] = target
         self.plain.extend(data)
         if self.compress and mode is not None:
             entry["buffer"] = 1
             encoded = _encode(data, stride or 0, count, mode)
             _pad(self.packed)
-            extension: dict[str, Any] = {
-                "buffer": 0,
-                "byteOffset": len(self.packed),
-                "byteLength": len(encoded),
+            extension = _view_entry(len(self.packed), len(encoded))
+            extension |= {
                 "byteStride": stride if stride is not None else _index_size(data, count),
                 "mode": mode,
                 "count": count,
@@ -122,7 +111,7 @@ class _Writer:
         views: list[dict[str, Any]] = self.json.setdefault("bufferViews", [])
         store = self.packed if self.compress else self.plain
         _pad(store)
-        views.append({"buffer": 0, "byteOffset": len(store), "byteLength": len(data)})
+        views.append(_view_entry(len(store), len(data)))
         store.extend(data)
         return len(views) - 1
 
@@ -134,9 +123,26 @@ class _Writer:
         return len(accessors) - 1
 
 
+def _view_entry(offset: int, length: int) -> dict[str, Any]:
+    """A buffer view's location; a zero offset is the default and left out.
+
+    Views carry no ``target`` hint: it is optional, loaders infer it from use, and
+    leaving it out keeps the JSON as short as gltfpack's.
+    """
+    entry: dict[str, Any] = {"buffer": 0}
+    if offset:
+        entry["byteOffset"] = offset
+    entry["byteLength"] = length
+    return entry
+
+
 def _short(value: float) -> float:
-    """A float with the 9 significant digits a float32 needs (shorter JSON, same value)."""
-    return float(f"{float(value):.9g}")
+    """``value`` as the shortest decimal that reads back as the same float32.
+
+    Loaders hold these (node translation and scale, texture transforms) as float32
+    or apply them to 14-bit integers, so more digits would only lengthen the JSON.
+    """
+    return float(str(np.float32(value)))
 
 
 def _pad(buffer: bytearray) -> None:
@@ -313,9 +319,7 @@ def _primitive(
     grid = quantize_unorm((primitive.positions - low) / grid_scale, quantization.position_bits)
     padded = np.zeros((count, 4), dtype=np.uint16)
     padded[:, :3] = grid
-    view = writer.view(
-        padded.tobytes(), target=ARRAY_BUFFER, stride=8, count=count, mode="ATTRIBUTES"
-    )
+    view = writer.view(padded.tobytes(), stride=8, count=count, mode="ATTRIBUTES")
     attributes["POSITION"] = writer.accessor(
         view,
         UNSIGNED_SHORT,
@@ -334,9 +338,7 @@ def _primitive(
         attributes["TEXCOORD_0"], uv_transform = _texcoords(writer, primitive.uv, quantization)
     if primitive.colors is not None:
         colors = np.ascontiguousarray(primitive.colors, dtype=np.uint8)
-        view = writer.view(
-            colors.tobytes(), target=ARRAY_BUFFER, stride=4, count=count, mode="ATTRIBUTES"
-        )
+        view = writer.view(colors.tobytes(), stride=4, count=count, mode="ATTRIBUTES")
         attributes["COLOR_0"] = writer.accessor(view, UNSIGNED_BYTE, count, "VEC4", normalized=True)
     entry: dict[str, Any] = {"attributes": attributes}
     if primitive.indices is not None:
@@ -358,7 +360,6 @@ def _normals(writer: _Writer, normals: Float32Array, bits: int) -> int:
         filter_name = None
     view = writer.view(
         data.tobytes(),
-        target=ARRAY_BUFFER,
         stride=4,
         count=count,
         mode="ATTRIBUTES",
@@ -378,7 +379,6 @@ def _texcoords(
     grid = quantize_unorm((uv - offset) / span, bits).astype(np.uint16)
     view = writer.view(
         np.ascontiguousarray(grid).tobytes(),
-        target=ARRAY_BUFFER,
         stride=4,
         count=count,
         mode="ATTRIBUTES",
@@ -397,7 +397,6 @@ def _indices(writer: _Writer, indices: IndexArray, vertex_count: int) -> int:
     data = indices.astype(np.uint16 if small else np.uint32)
     view = writer.view(
         data.tobytes(),
-        target=ELEMENT_ARRAY_BUFFER,
         stride=None,
         count=len(indices),
         mode="TRIANGLES",

@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 
 import meshoptimizer
 import numpy as np
-from PIL import Image as PILImage
 
 from processing.threed.glb import Image, Primitive
 from processing.threed.model import IndexArray, LodSpec, Model, Part, Texture
@@ -47,15 +46,16 @@ def _declare_simplify_with_attributes() -> None:
 _declare_simplify_with_attributes()
 
 # Attempts in turn: (options, error bound relative to the extent). Open borders
-# (holes in a scan, the cut at its base) stay in place first: it keeps the worst-case
-# (Hausdorff) error several times lower on scans; when that cannot reach the
-# budget, borders may move, then the error bound loosens until the budget is met.
+# (holes in a scan, the cut at its base) stay in place first when asked: it keeps the
+# worst-case (Hausdorff) error several times lower on scans; when that cannot reach
+# the budget, borders may move, then the error bound loosens until the budget is met.
+LOCKED_ATTEMPT = (meshoptimizer.SIMPLIFY_LOCK_BORDER, 1e-2)
 ATTEMPTS = (
-    (meshoptimizer.SIMPLIFY_LOCK_BORDER, 1e-2),
     (0, 1e-2),
     (0, 5e-2),
     (0, 1.0),
 )
+NO_VERTEX = np.uint32(0xFFFFFFFF)
 BUDGET_SLACK = 1.02
 COLOR_WEIGHT = 0.5
 
@@ -94,8 +94,14 @@ def targets(model: Model, specs: tuple[LodSpec, ...]) -> list[int]:
     return result
 
 
-def build_lod(model: Model, spec: LodSpec, target: int, strip_order: bool) -> Lod:
-    """One level of detail of ``model`` with about ``target`` triangles (or points)."""
+def build_lod(
+    model: Model, spec: LodSpec, target: int, strip_order: bool, lock_borders: bool = True
+) -> Lod:
+    """One level of detail of ``model`` with about ``target`` triangles (or points).
+
+    ``model`` may itself be the level above: each level built from the previous one
+    takes a fraction of the time, and its error is still measured against the source.
+    """
     if model.is_pointcloud:
         parts = thin_points(model.parts, target)
         return Lod(spec, parts, 0.0)
@@ -106,26 +112,29 @@ def build_lod(model: Model, spec: LodSpec, target: int, strip_order: bool) -> Lo
         if part.faces is None:
             continue
         share = max(1, round(target * part.triangle_count / total))
-        simplified, error = simplify(part, share)
+        simplified, error = simplify(part, share, lock_borders)
         parts.append(optimize(simplified, strip_order))
         worst = max(worst, error)
     return Lod(spec, parts, worst)
 
 
-def simplify(part: Part, target_triangles: int) -> tuple[Part, float]:
+def simplify(part: Part, target_triangles: int, lock_borders: bool = True) -> tuple[Part, float]:
     """``part`` reduced to at most about ``target_triangles``; returns the simplifier's error."""
     assert part.faces is not None
     if part.triangle_count <= target_triangles:
         return part, 0.0
-    indices = np.ascontiguousarray(part.faces, dtype=np.uint32).ravel()
-    positions = np.ascontiguousarray(part.vertices, dtype=np.float32)
+    # Vertices renumbered in order of first use: the simplifier then walks memory
+    # in order (about 15 % faster on a 1.6M-triangle scan), as gltfpack does.
+    indices, back = _fetch_order(np.ascontiguousarray(part.faces, dtype=np.uint32).ravel(), part)
+    positions = np.ascontiguousarray(part.vertices[back], dtype=np.float32)
     attributes = None
     if part.colors is not None:
-        attributes = np.ascontiguousarray(part.colors[:, :3], dtype=np.float32) / 255.0
+        attributes = np.ascontiguousarray(part.colors[back, :3], dtype=np.float32) / 255.0
     target_indices = target_triangles * 3
     result = indices
     error = np.zeros(1, dtype=np.float32)
-    for flags, bound in ATTEMPTS:
+    attempts = ((LOCKED_ATTEMPT,) if lock_borders else ()) + ATTEMPTS
+    for flags, bound in attempts:
         destination = np.zeros(len(indices), dtype=np.uint32)
         if attributes is None:
             size = meshoptimizer.simplify(
@@ -152,7 +161,21 @@ def simplify(part: Part, target_triangles: int) -> tuple[Part, float]:
         result = destination[:size]
         if size <= target_indices * BUDGET_SLACK:
             break
-    return _with_faces(part, result.reshape(-1, 3)), float(error[0])
+    return _with_faces(part, back[result].astype(np.uint32).reshape(-1, 3)), float(error[0])
+
+
+def _fetch_order(indices: np.ndarray, part: Part) -> tuple[np.ndarray, np.ndarray]:
+    """``indices`` renumbered by first use, and each new number's old vertex.
+
+    Unused vertices get no number, so the renumbered part holds only used ones.
+    """
+    vertex_count = len(part.vertices)
+    remap = np.zeros(vertex_count, dtype=np.uint32)
+    unique = meshoptimizer.optimize_vertex_fetch_remap(remap, indices, len(indices), vertex_count)
+    back = np.zeros(unique, dtype=np.int64)
+    used = remap != NO_VERTEX
+    back[remap[used]] = np.nonzero(used)[0]
+    return remap[indices], back
 
 
 def optimize(part: Part, strip_order: bool) -> Part:
@@ -169,12 +192,7 @@ def optimize(part: Part, strip_order: bool) -> Part:
         meshoptimizer.optimize_vertex_cache_strip(ordered, indices, len(indices), vertex_count)
     else:
         meshoptimizer.optimize_vertex_cache(ordered, indices, len(indices), vertex_count)
-    remap = np.zeros(vertex_count, dtype=np.uint32)
-    unique = meshoptimizer.optimize_vertex_fetch_remap(remap, ordered, len(ordered), vertex_count)
-    new_indices = remap[ordered]
-    order = np.zeros(unique, dtype=np.int64)
-    used = remap != np.uint32(0xFFFFFFFF)
-    order[remap[used]] = np.nonzero(used)[0]
+    new_indices, order = _fetch_order(ordered, part)
     return _take(part, order, new_indices.reshape(-1, 3))
 
 
@@ -281,6 +299,8 @@ def texture_image(texture: Texture, longest_side: int, fmt: str, quality: int) -
     JPEG for opaque textures (every loader reads it); textures with real
     transparency become WebP when asked, else PNG. Deterministic bytes.
     """
+    from PIL import Image as PILImage  # only textured models pay for Pillow's import
+
     image = PILImage.fromarray(texture.pixels)
     height, width = texture.pixels.shape[:2]
     scale = min(1.0, longest_side / max(width, height)) if longest_side else 1.0

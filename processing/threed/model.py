@@ -148,6 +148,7 @@ class ModelOptions:
     lods: tuple[LodSpec, ...] = DEFAULT_LODS
     point_lods: tuple[LodSpec, ...] = DEFAULT_POINT_LODS
     debris_fraction: float = 0.01  # components below this share of all faces are removed
+    lock_borders: bool = True  # open borders stay in place while simplifying (when possible)
     texture_format: str = "jpeg"  # jpeg | webp
     texture_quality: int = 85
     position_bits: int = 14
@@ -168,6 +169,7 @@ class ModelOptions:
             "lods": [vars(lod) for lod in self.lods],
             "point_lods": [vars(lod) for lod in self.point_lods],
             "debris_fraction": self.debris_fraction,
+            "lock_borders": self.lock_borders,
             "texture_format": self.texture_format,
             "texture_quality": self.texture_quality,
             "quantization": {

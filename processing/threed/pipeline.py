@@ -149,10 +149,17 @@ def _write_levels(
     goals = lod.targets(model, specs)
     reference = _merged(model)
     textures: dict[tuple[int, int], glb.Image] = {}
+    above, above_error = model, 0.0
     for number, (spec, goal) in enumerate(zip(specs, goals, strict=True)):
         share = 30 + 50 * number / max(1, len(specs))
         with steps.step("simplify", share):
-            level = lod.build_lod(model, spec, goal, strip_order=options.compress)
+            # Each level from the one above: 2–3× faster for four levels of a dense
+            # scan; the simplifier's bounds add up, the measured error is the source's.
+            level = lod.build_lod(
+                above, spec, goal, strip_order=options.compress, lock_borders=options.lock_borders
+            )
+            level.simplifier_error += above_error
+            above, above_error = Model(level.parts), level.simplifier_error
         with steps.step("write", share):
             data = glb.write_glb(
                 lod.primitives(level, options.texture_format, options.texture_quality, textures),
