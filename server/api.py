@@ -20,7 +20,6 @@ from server.api_params import Cursor, encode_cursor, parse_list, parse_search
 from server.errors import N_, NotFound
 from server.jobs import read_job
 from server.models import (
-    Asset,
     Collection,
     CollectionRecord,
     Exhibition,
@@ -29,7 +28,15 @@ from server.models import (
     Record,
     RecordPlace,
 )
-from server.records import asset_json, iso, load_bundle, place_json, record_json, visible
+from server.records import (
+    asset_json,
+    iso,
+    load_bundle,
+    place_json,
+    record_json,
+    visible,
+    visible_asset,
+)
 from server.responses import cached_json
 from server.search import search
 from server.state import Museum, get_museum
@@ -391,13 +398,8 @@ async def media_detail(request: Request) -> Response:
     base = public_base(request)
 
     def run(session: Session) -> dict[str, Any] | None:
-        asset = session.get(Asset, asset_id)
-        if asset is None or asset.access_level not in levels or asset.record_id is None:
-            return None
-        owner = session.scalars(
-            visible(select(Record.id).where(Record.id == asset.record_id), levels)
-        ).first()
-        if owner is None:
+        asset = visible_asset(session, asset_id, levels)
+        if asset is None:
             return None
         data = asset_json(asset)
         data["record_id"] = asset.record_id

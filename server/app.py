@@ -22,6 +22,7 @@ from server.db import Database
 from server.errors import MuseumError
 from server.handlers import handle_http_exception, handle_museum_error, handle_unexpected
 from server.i18n import load_catalogs
+from server.iiif_image import DiskCache, TileMemory
 from server.jobs import JobService
 from server.middleware import LanguageMiddleware, SecurityHeadersMiddleware
 from server.queue import Queue
@@ -140,4 +141,6 @@ def create_app(settings: Settings, viewer_dist: Path = VIEWER_DIST) -> Starlette
         lifespan=lifespan,
     )
     app.state.museum = museum
+    app.state.iiif_tiles = TileMemory()
+    app.state.iiif_cache = DiskCache(store.cache / "iiif", settings.iiif_cache_size)
     return app

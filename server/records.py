@@ -38,6 +38,19 @@ def visible(statement: S, access_levels: Sequence[str] = PUBLIC_ACCESS) -> S:
     )
 
 
+def visible_asset(
+    session: Session, asset_id: str, access_levels: Sequence[str] = PUBLIC_ACCESS
+) -> Asset | None:
+    """The asset when the requester may see it: its own access and its record's allow it."""
+    asset = session.get(Asset, asset_id)
+    if asset is None or asset.access_level not in access_levels or asset.record_id is None:
+        return None
+    owner = session.scalars(
+        visible(select(Record.id).where(Record.id == asset.record_id), access_levels)
+    ).first()
+    return asset if owner is not None else None
+
+
 @dataclass(frozen=True)
 class PlaceLink:
     place: Place

@@ -8,7 +8,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 
-from server import admin, api, exports, iiif_presentation, oai, openapi, ops, pages
+from server import admin, api, exports, iiif_image, iiif_presentation, oai, openapi, ops, pages
 from server.settings import Settings
 from server.static import ImmutableStaticFiles
 
@@ -56,6 +56,14 @@ def build_routes(settings: Settings, viewer_dist: Path) -> list[BaseRoute]:
             "/iiif/3/collections/{collection_id:str}",
             iiif_presentation.collection,
             name="iiif_collection",
+        ),
+        # IIIF Image API 3.0 (after the Presentation routes, whose paths it would also match)
+        Route("/iiif/3/{identifier:str}", iiif_image.base_redirect, name="iiif_image_base"),
+        Route("/iiif/3/{identifier:str}/info.json", iiif_image.info_json, name="iiif_image_info"),
+        Route(
+            "/iiif/3/{identifier:str}/{region:str}/{size:str}/{rotation:str}/{qf:str}",
+            iiif_image.image,
+            name="iiif_image",
         ),
         Route("/oai", oai.endpoint, methods=["GET", "POST"], name="oai"),
         # Derivatives and the viewer bundle: content never changes under a URL

@@ -280,6 +280,17 @@ class Settings:
         "jpeg", _parse_choice(("jpeg", "webp")), "Texture format in 3D models: jpeg or webp."
     )
 
+    iiif_max_area: int = setting(
+        4096 * 4096,
+        _parse_int(1, 2**31 - 1),
+        "Most pixels one IIIF image request may ask for (maxArea in info.json).",
+    )
+    iiif_cache_size: int = setting(
+        2 * 1024**3,
+        parse_size,
+        "Disk space for IIIF images rendered on request, e.g. 2G (0 keeps none).",
+    )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read every ``MUSEUM_*`` variable once; unknown ones are rejected."""

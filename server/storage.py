@@ -103,6 +103,7 @@ class Store:
         self.originals = self.root / "originals"
         self.derivatives = self.root / "derivatives"
         self.tmp = self.root / "tmp"
+        self.cache = self.root / "cache"  # rebuilt on demand; safe to delete at any time
 
     def ensure(self) -> None:
         for directory in (self.originals, self.derivatives, self.tmp):

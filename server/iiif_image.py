@@ -1,0 +1,384 @@
+"""IIIF Image API 3.0 at compliance level 2, for the published images of visible records.
+
+``/iiif/3/{id}/info.json`` describes an image; ``/iiif/3/{id}/{region}/{size}/{rotation}/
+{quality}.{format}`` returns pixels. A request that names one of the tiles the image
+pipeline wrote (``iiif/`` beside ``pyramid.tif`` in the derivative folder, libvips'
+``iiif3`` layout) is answered from that file; anything else is rendered from the
+pyramidal TIFF with libvips, from the pyramid level just above the size asked for, and
+kept in a bounded disk cache under its canonical form. The parameters are parsed by the
+pure :mod:`server.iiif_image_params`.
+
+Every answer, errors included, carries ``Access-Control-Allow-Origin: *``; images carry
+the ``Link`` headers of their canonical form and of the level-2 profile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import math
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from anyio import to_thread
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from server.api import access_levels
+from server.errors import N_, MuseumError, NotFound
+from server.handlers import error_response
+from server.iiif_image_params import ImagePlan, parse_request, plan_request
+from server.models import Asset
+from server.records import visible_asset
+from server.state import get_museum
+from server.urls import public_base
+
+CONTEXT = "http://iiif.io/api/image/3/context.json"
+PROFILE = "level2"
+PROFILE_URL = "http://iiif.io/api/image/3/level2.json"
+INFO_TYPE = f'application/ld+json;profile="{CONTEXT}"'
+CORS = {"access-control-allow-origin": "*"}
+IMAGE_CACHE = "public, max-age=86400"
+INFO_CACHE = "public, max-age=300"
+EXTRA_FORMATS = ["webp"]
+EXTRA_QUALITIES = ["color", "gray", "bitonal"]
+EXTRA_FEATURES = [
+    "baseUriRedirect",
+    "canonicalLinkHeader",
+    "cors",
+    "jsonldMediaType",
+    "mirroring",
+    "profileLinkHeader",
+    "regionByPct",
+    "regionByPx",
+    "regionSquare",
+    "rotationArbitrary",
+    "rotationBy90s",
+    "sizeByConfinedWh",
+    "sizeByH",
+    "sizeByPct",
+    "sizeByW",
+    "sizeByWh",
+    "sizeUpscaling",
+]
+IMAGE_KINDS = ("image", "document")
+JPEG_QUALITY = 85
+BITONAL_THRESHOLD = 128
+TILE_MEMORY_BYTES = 64 * 1024 * 1024  # recently served tiles kept in memory
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """A published image: its derivative folder and the size of its full resolution."""
+
+    identifier: str
+    folder: Path
+    width: int
+    height: int
+    tiles: dict[str, Any]  # info.json's "tiles" entry as the pipeline wrote it
+    sizes: list[dict[str, int]]
+    levels: int  # pages of the pyramidal TIFF, each half the size of the one before
+
+    @property
+    def pyramid(self) -> Path:
+        return self.folder / "pyramid.tif"
+
+    def static_tile(self, plan: ImagePlan) -> Path | None:
+        """The pre-generated file for ``plan``, when the pipeline wrote one."""
+        if (plan.rotation, plan.mirror, plan.quality, plan.format) not in (
+            (0.0, False, "default", "jpg"),
+        ):
+            return None
+        x, y, w, h = plan.region
+        width, height = plan.size
+        path = self.folder / "iiif" / f"{x},{y},{w},{h}" / f"{width},{height}" / "0" / "default.jpg"
+        return path if path.is_file() else None
+
+
+# Endpoints
+
+
+async def base_redirect(request: Request) -> Response:
+    """The image's base URI redirects to its info.json (feature ``baseUriRedirect``)."""
+    identifier = request.path_params["identifier"]
+    return RedirectResponse(f"{_service_id(request, identifier)}/info.json", 303, headers=CORS)
+
+
+async def info_json(request: Request) -> Response:
+    identifier = request.path_params["identifier"]
+    try:
+        source = await _source(request, identifier)
+    except MuseumError as exc:
+        return _error(request, exc)
+    settings = get_museum(request).settings
+    info: dict[str, Any] = {
+        "@context": CONTEXT,
+        "id": _service_id(request, identifier),
+        "type": "ImageService3",
+        "protocol": "http://iiif.io/api/image",
+        "profile": PROFILE,
+        "width": source.width,
+        "height": source.height,
+        "maxArea": settings.iiif_max_area,
+        "sizes": source.sizes,
+        "tiles": [source.tiles] if source.tiles else [],
+        "extraFormats": EXTRA_FORMATS,
+        "extraQualities": EXTRA_QUALITIES,
+        "extraFeatures": EXTRA_FEATURES,
+    }
+    media_type = INFO_TYPE if "application/ld+json" in request.headers.get("accept", "") else None
+    body = json.dumps(info, separators=(",", ":")).encode()
+    headers = {
+        **CORS,
+        "cache-control": INFO_CACHE,
+        "link": f'<{PROFILE_URL}>;rel="profile"',
+    }
+    return Response(body, media_type=media_type or "application/json", headers=headers)
+
+
+async def image(request: Request) -> Response:
+    params = request.path_params
+    identifier = params["identifier"]
+    try:
+        parsed = parse_request(params["region"], params["size"], params["rotation"], params["qf"])
+        source = await _source(request, identifier)
+        settings = get_museum(request).settings
+        plan = plan_request(parsed, source.width, source.height, max_area=settings.iiif_max_area)
+    except MuseumError as exc:
+        return _error(request, exc)
+    headers = {
+        **CORS,
+        "cache-control": IMAGE_CACHE,
+        "link": f'<{_service_id(request, identifier)}/{plan.canonical}>;rel="canonical", '
+        f'<{PROFILE_URL}>;rel="profile"',
+    }
+    body = await to_thread.run_sync(_bytes_for, request.app.state, source, plan)
+    return Response(body, media_type=plan.media_type, headers=headers)
+
+
+# Finding the image
+
+
+async def _source(request: Request, identifier: str) -> ImageSource:
+    museum = get_museum(request)
+    levels = access_levels(request)
+
+    def find(session: Session) -> Asset | None:
+        asset = visible_asset(session, identifier, levels)
+        if asset is None or asset.kind not in IMAGE_KINDS or not asset.published_version:
+            return None
+        return asset
+
+    asset = await museum.db.run(find)
+    if asset is None:
+        raise NotFound(N_("No image with id {id}."), parameter="identifier", id=identifier)
+    assert asset.published_version is not None
+    folder = museum.store.derivative_dir(asset.id, asset.published_version)
+    return await to_thread.run_sync(_load_source, identifier, folder)
+
+
+@functools.lru_cache(maxsize=4096)
+def _load_source(identifier: str, folder: Path) -> ImageSource:
+    """What the pipeline wrote; kept, since a published version never changes."""
+    import pyvips
+
+    stored = json.loads((folder / "iiif" / "info.json").read_text("utf-8"))
+    tiles = (stored.get("tiles") or [{}])[0]
+    header = pyvips.Image.new_from_file(str(folder / "pyramid.tif"), access="sequential")
+    pages = header.get("n-pages") if "n-pages" in header.get_fields() else 1
+    return ImageSource(
+        identifier=identifier,
+        folder=folder,
+        width=int(stored["width"]),
+        height=int(stored["height"]),
+        tiles=tiles,
+        sizes=list(stored.get("sizes", [])),
+        levels=int(pages),
+    )
+
+
+def _service_id(request: Request, identifier: str) -> str:
+    return f"{public_base(request)}/iiif/3/{identifier}"
+
+
+def _error(request: Request, exc: MuseumError) -> Response:
+    museum = get_museum(request)
+    lang = getattr(request.state, "lang", museum.settings.language)
+    message = exc.render(museum.translations(lang).gettext)
+    return error_response(request, exc.status, exc.code, message, exc.parameter, headers=CORS)
+
+
+# Pixels
+
+
+def _bytes_for(state: Any, source: ImageSource, plan: ImagePlan) -> bytes:
+    """A static tile from memory or its file; else a cached or fresh rendering."""
+    tiles: TileMemory = state.iiif_tiles
+    cache: DiskCache = state.iiif_cache
+    static = source.static_tile(plan)
+    if static is not None:
+        return tiles.read(static)
+    key = f"{source.folder.parent.name}/{source.folder.name}/{plan.canonical}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    body = render(source, plan)
+    cache.put(key, body)
+    return body
+
+
+def render(source: ImageSource, plan: ImagePlan) -> bytes:
+    """``plan`` rendered from the pyramid level just above the size it asks for."""
+    import pyvips
+
+    x, y, w, h = plan.region
+    out_w, out_h = plan.size
+    shrink = min(w / out_w, h / out_h)
+    wanted = math.floor(math.log2(shrink)) if shrink >= 1 else 0
+    level = min(wanted, source.levels - 1)
+    picture = pyvips.Image.new_from_file(str(source.pyramid), page=level, access="random")
+    factor = source.width / picture.width
+    left, top = int(x / factor), int(y / factor)
+    right = min(picture.width, max(left + 1, math.ceil((x + w) / factor)))
+    bottom = min(picture.height, max(top + 1, math.ceil((y + h) / factor)))
+    picture = picture.crop(left, top, right - left, bottom - top)
+    picture = picture.thumbnail_image(out_w, height=out_h, size="force")
+    if plan.mirror:
+        picture = picture.fliphor()
+    picture = _rotated(picture, plan.rotation, plan.format)
+    if plan.quality in ("gray", "bitonal"):
+        picture = picture.colourspace("b-w")
+        if plan.quality == "bitonal":
+            picture = (picture[0] > BITONAL_THRESHOLD).ifthenelse(255, 0).cast("uchar")
+    return _encode(picture, plan.format)
+
+
+def _rotated(picture: Any, degrees: float, fmt: str) -> Any:
+    turns = {0.0: None, 90.0: "d90", 180.0: "d180", 270.0: "d270"}
+    if degrees in turns:
+        angle = turns[degrees]
+        return picture if angle is None else picture.rot(angle)
+    # Arbitrary angles: the corners outside the image are transparent where the format
+    # can say so (PNG, WebP) and white in JPEG.
+    if fmt != "jpg" and not picture.hasalpha():
+        picture = picture.bandjoin(255)
+    background = [0] * picture.bands if fmt != "jpg" else [255] * picture.bands
+    return picture.rotate(degrees, background=background)
+
+
+def _encode(picture: Any, fmt: str) -> bytes:
+    if fmt == "jpg":
+        if picture.hasalpha():
+            picture = picture.flatten(background=[255] * (picture.bands - 1))
+        data: bytes = picture.jpegsave_buffer(Q=JPEG_QUALITY, strip=True)
+    elif fmt == "png":
+        data = picture.pngsave_buffer(strip=True)
+    else:
+        data = picture.webpsave_buffer(Q=JPEG_QUALITY, strip=True)
+    return data
+
+
+# Caches
+
+
+class TileMemory:
+    """Recently served static tiles, as bytes: a file read costs more than the whole answer."""
+
+    def __init__(self, limit: int = TILE_MEMORY_BYTES) -> None:
+        self.limit = limit
+        self.used = 0
+        self.items: OrderedDict[Path, bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def read(self, path: Path) -> bytes:
+        with self.lock:
+            data = self.items.get(path)
+            if data is not None:
+                self.items.move_to_end(path)
+                return data
+        data = path.read_bytes()
+        with self.lock:
+            if path not in self.items:
+                self.items[path] = data
+                self.used += len(data)
+            while self.used > self.limit and self.items:
+                _, dropped = self.items.popitem(last=False)
+                self.used -= len(dropped)
+        return data
+
+
+class DiskCache:
+    """Rendered images by canonical request, bounded in bytes; the least recently used go first.
+
+    Files are written whole (temporary name, then rename), so a reader never sees half a
+    file; a hit refreshes the file's time, which the sweep orders by.
+    """
+
+    def __init__(self, root: Path, limit: int) -> None:
+        self.root = root
+        self.limit = limit
+        self.lock = threading.Lock()
+        self.used: int | None = None  # measured on first write
+
+    def _path(self, key: str) -> Path:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return self.root / digest[:2] / digest
+
+    def get(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # the sweep keeps what is read
+        return data
+
+    def put(self, key: str, data: bytes) -> None:
+        if self.limit <= 0 or len(data) > self.limit:
+            return
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+        partial.write_bytes(data)
+        partial.replace(path)
+        with self.lock:
+            if self.used is None:
+                self.used = self._measure()
+            else:
+                self.used += len(data)
+            if self.used > self.limit:
+                self.used = self._sweep(int(self.limit * 0.9))
+
+    def _files(self) -> list[tuple[float, int, Path]]:
+        found = []
+        for path in self.root.glob("*/*"):
+            if path.name.startswith("."):
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            found.append((stat.st_mtime, stat.st_size, path))
+        return found
+
+    def _measure(self) -> int:
+        return sum(size for _, size, _ in self._files())
+
+    def _sweep(self, target: int) -> int:
+        files = sorted(self._files())
+        total = sum(size for _, size, _ in files)
+        for _, size, path in files:
+            if total <= target:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+        return total

@@ -1,0 +1,227 @@
+"""The IIIF Image API 3.0 endpoints: info.json, static tiles, rendered images, errors, cache."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyvips
+from PIL import Image
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from server.app import create_app
+from server.db import Database
+from server.iiif_image import DiskCache
+from server.models import Asset
+from server.settings import Settings
+
+IMAGE_ID = "a" * 32
+STAFF_ID = "b" * 32
+WIDTH, HEIGHT = 1300, 900
+# Quadrant colours: top-left, top-right, bottom-left, bottom-right.
+COLOURS = {"tl": (220, 30, 30), "tr": (30, 200, 30), "bl": (30, 30, 220), "br": (240, 220, 30)}
+
+
+def quadrants() -> np.ndarray:
+    pixels = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    half_w, half_h = WIDTH // 2, HEIGHT // 2
+    pixels[:half_h, :half_w] = COLOURS["tl"]
+    pixels[:half_h, half_w:] = COLOURS["tr"]
+    pixels[half_h:, :half_w] = COLOURS["bl"]
+    pixels[half_h:, half_w:] = COLOURS["br"]
+    return pixels
+
+
+def publish(data_dir: Path, asset_id: str) -> None:
+    """What the image pipeline publishes: an iiif3 tile tree and a pyramidal TIFF."""
+    folder = data_dir / "derivatives" / asset_id / "v1"
+    folder.mkdir(parents=True)
+    image = pyvips.Image.new_from_array(quadrants(), interpretation="srgb")
+    image.dzsave(str(folder / "iiif"), layout="iiif3", tile_size=512, suffix=".jpg[Q=90]")
+    image.tiffsave(str(folder / "pyramid.tif"), tile=True, pyramid=True, compression="jpeg", Q=90)
+
+
+@pytest.fixture
+def client(seeded_settings: Settings) -> Iterator[TestClient]:
+    db = Database(seeded_settings.resolved_database_url)
+
+    def add(session: Session) -> None:
+        for asset_id, access in ((IMAGE_ID, "public"), (STAFF_ID, "staff")):
+            session.add(
+                Asset(
+                    id=asset_id,
+                    sha256="0" * 64,
+                    size=1,
+                    filename="quadrants.png",
+                    media_type="image/png",
+                    kind="image",
+                    record_id="DL-ICH-01",
+                    access_level=access,
+                    published_version="v1",
+                    technical={"width": WIDTH, "height": HEIGHT},
+                )
+            )
+
+    db.call(add, write=True)
+    db.dispose()
+    for asset_id in (IMAGE_ID, STAFF_ID):
+        publish(seeded_settings.data_dir, asset_id)
+    with TestClient(create_app(seeded_settings)) as test_client:
+        yield test_client
+
+
+def picture(body: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(body)).convert("RGB"), dtype=np.int16)
+
+
+def near(pixel: np.ndarray, colour: tuple[int, int, int]) -> bool:
+    return bool(np.abs(pixel - np.array(colour)).max() <= 12)
+
+
+def test_info_json_describes_the_image_at_level_2(client: TestClient) -> None:
+    response = client.get(f"/iiif/3/{IMAGE_ID}/info.json")
+    assert response.status_code == 200
+    info = response.json()
+    assert info["id"] == f"http://testserver/iiif/3/{IMAGE_ID}"
+    assert (info["width"], info["height"], info["profile"]) == (WIDTH, HEIGHT, "level2")
+    assert info["tiles"][0]["width"] == 512 and 1 in info["tiles"][0]["scaleFactors"]
+    assert info["maxArea"] > 0 and "sizeUpscaling" in info["extraFeatures"]
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert 'rel="profile"' in response.headers["link"]
+    ld = client.get(f"/iiif/3/{IMAGE_ID}/info.json", headers={"accept": "application/ld+json"})
+    assert ld.headers["content-type"].startswith("application/ld+json")
+
+
+def test_the_base_uri_redirects_to_info_json(client: TestClient) -> None:
+    response = client.get(f"/iiif/3/{IMAGE_ID}", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].endswith(f"/iiif/3/{IMAGE_ID}/info.json")
+
+
+def test_a_pre_generated_tile_is_served_as_written(
+    client: TestClient, seeded_settings: Settings
+) -> None:
+    tile = seeded_settings.data_dir / "derivatives" / IMAGE_ID / "v1" / "iiif" / "512,0,512,512"
+    response = client.get(f"/iiif/3/{IMAGE_ID}/512,0,512,512/512,512/0/default.jpg")
+    assert response.status_code == 200
+    assert response.content == (tile / "512,512" / "0" / "default.jpg").read_bytes()
+    assert response.headers["content-type"] == "image/jpeg"
+
+
+def test_full_image_keeps_its_quadrants(client: TestClient) -> None:
+    response = client.get(f"/iiif/3/{IMAGE_ID}/full/max/0/default.jpg")
+    assert response.status_code == 200
+    pixels = picture(response.content)
+    assert pixels.shape == (HEIGHT, WIDTH, 3)
+    assert near(pixels[100, 100], COLOURS["tl"]) and near(pixels[800, 1200], COLOURS["br"])
+    assert f'/iiif/3/{IMAGE_ID}/full/max/0/default.jpg>;rel="canonical"' in response.headers["link"]
+
+
+@pytest.mark.parametrize(
+    ("path", "size", "corners"),
+    [
+        # region x,y,w,h and a width: the right half, shrunk
+        ("650,0,650,900/325,/0/default.png", (325, 450), ("tr", "tr", "br", "br")),
+        # pct region: the bottom half
+        ("pct:0,50,100,50/max/0/default.png", (1300, 450), ("bl", "br", "bl", "br")),
+        # rotation by 90: the top-left quadrant goes to the top-right
+        ("full/,300/90/default.png", (300, 433), ("bl", "tl", "br", "tr")),
+        # mirrored: left and right swap
+        ("full/433,/!0/default.png", (433, 300), ("tr", "tl", "br", "bl")),
+        # mirrored, then turned 180
+        ("full/433,/!180/default.png", (433, 300), ("bl", "br", "tl", "tr")),
+        # confined to a box, from the smallest pyramid level
+        ("full/!100,100/0/default.webp", (100, 69), ("tl", "tr", "bl", "br")),
+        # upscaled region
+        ("0,0,100,100/^200,200/0/default.png", (200, 200), ("tl", "tl", "tl", "tl")),
+    ],
+)
+def test_rendered_images_show_the_right_pixels(
+    client: TestClient, path: str, size: tuple[int, int], corners: tuple[str, ...]
+) -> None:
+    response = client.get(f"/iiif/3/{IMAGE_ID}/{path}")
+    assert response.status_code == 200, response.text
+    pixels = picture(response.content)
+    height, width = pixels.shape[:2]
+    assert (width, height) == size
+    inset_x, inset_y = max(1, width // 8), max(1, height // 8)
+    samples = [
+        pixels[inset_y, inset_x],
+        pixels[inset_y, width - 1 - inset_x],
+        pixels[height - 1 - inset_y, inset_x],
+        pixels[height - 1 - inset_y, width - 1 - inset_x],
+    ]
+    for sample, name in zip(samples, corners, strict=True):
+        assert near(sample, COLOURS[name]), (sample, name)
+
+
+def test_gray_and_bitonal_qualities(client: TestClient) -> None:
+    gray = Image.open(io.BytesIO(client.get(f"/iiif/3/{IMAGE_ID}/full/200,/0/gray.png").content))
+    assert gray.mode in ("L", "LA", "I;16")
+    bitonal = client.get(f"/iiif/3/{IMAGE_ID}/full/200,/0/bitonal.png").content
+    values = np.unique(np.asarray(Image.open(io.BytesIO(bitonal)).convert("L")))
+    assert set(values.tolist()) <= {0, 255} and len(values) == 2
+
+
+def test_arbitrary_rotation_grows_the_canvas(client: TestClient) -> None:
+    response = client.get(f"/iiif/3/{IMAGE_ID}/full/200,/45/default.png")
+    assert response.status_code == 200
+    image = Image.open(io.BytesIO(response.content))
+    assert image.width > 200 and image.mode == "RGBA"
+    assert image.getpixel((0, 0))[3] == 0  # the corner outside the picture is transparent
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "parameter"),
+    [
+        ("nonsense/max/0/default.jpg", 400, "region"),
+        ("full/max/400/default.jpg", 400, "rotation"),
+        ("full/max/0/sepia.jpg", 400, "quality"),
+        ("full/max/0/default.tif", 501, "format"),
+        ("2000,2000,10,10/max/0/default.jpg", 400, "region"),
+        ("full/2000,/0/default.jpg", 400, "size"),
+    ],
+)
+def test_bad_parameters_are_named_with_cors(
+    client: TestClient, path: str, status: int, parameter: str
+) -> None:
+    response = client.get(f"/iiif/3/{IMAGE_ID}/{path}")
+    assert response.status_code == status
+    assert response.json()["error"]["parameter"] == parameter
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_unknown_and_staff_only_images_are_not_found(client: TestClient) -> None:
+    for identifier in ("c" * 32, STAFF_ID):
+        for path in ("info.json", "full/max/0/default.jpg"):
+            response = client.get(f"/iiif/3/{identifier}/{path}")
+            assert response.status_code == 404, (identifier, path)
+            assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_rendered_images_are_cached_under_their_canonical_form(
+    client: TestClient, seeded_settings: Settings
+) -> None:
+    cache = seeded_settings.data_dir / "cache" / "iiif"
+    first = client.get(f"/iiif/3/{IMAGE_ID}/pct:0,0,50,50/max/0/default.jpg")
+    files = [p for p in cache.rglob("*") if p.is_file()]
+    assert len(files) == 1
+    # The same pixels asked another way share the entry.
+    second = client.get(f"/iiif/3/{IMAGE_ID}/0,0,650,450/650,/0/default.jpg")
+    assert second.content == first.content
+    assert [p for p in cache.rglob("*") if p.is_file()] == files
+
+
+def test_the_disk_cache_stays_within_its_bound(tmp_path: Path) -> None:
+    cache = DiskCache(tmp_path, limit=10_000)
+    for number in range(30):
+        cache.put(f"key-{number}", bytes([number]) * 1000)
+    total = sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file())
+    assert total <= 10_000
+    assert cache.get("key-29") == bytes([29]) * 1000  # the newest stays
+    assert cache.get("key-0") is None  # the oldest went first
+    assert not [p for p in tmp_path.rglob(".*") if p.is_file()]  # no half-written files
