@@ -363,9 +363,9 @@ def resolve_size(spec: SizeSpec, region_w: int, region_h: int, limits: Limits) -
             box = None if spec.upscale else (region_w, region_h)
         else:
             assert spec.width is not None and spec.height is not None  # set by parse_size
+            # The best fit inside w × h; when that is larger than the region it is an
+            # enlargement and needs ^, as the reference server and the validator read §4.2.
             box = (spec.width, spec.height)
-            if not spec.upscale:
-                box = (min(box[0], region_w), min(box[1], region_h))
         width, height = largest_size(region_w, region_h, box, limits)
     else:
         width, height = _asked_size(spec, region_w, region_h)

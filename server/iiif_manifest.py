@@ -44,7 +44,7 @@ DEFAULT_MODEL_FILE = "web.glb"  # the 3D pipeline's web level of detail
 IMAGE_SERVICE_TYPE = "ImageService3"
 IMAGE_SERVICE_PROFILE = "level2"
 # "!w,h" never upscales (Image API 3.0 §4.2), so it is safe for small originals too.
-THUMBNAIL_SIZE = "!400,400"
+THUMBNAIL_SIZE = "^!400,400"  # fits a 400 px box; small images are enlarged, not refused
 PAGE_ROLE = "page"
 
 # The spec's rights vocabularies, in their canonical http form (the schema checks these).

@@ -37,10 +37,19 @@ def quadrants() -> np.ndarray:
 
 
 def publish(data_dir: Path, asset_id: str) -> None:
+    publish_image(
+        pyvips.Image.new_from_array(quadrants(), interpretation="srgb"), data_dir, asset_id
+    )
+
+
+def publish_file(source: Path, data_dir: Path, asset_id: str) -> None:
+    publish_image(pyvips.Image.new_from_file(str(source)), data_dir, asset_id)
+
+
+def publish_image(image: pyvips.Image, data_dir: Path, asset_id: str) -> None:
     """What the image pipeline publishes: an iiif3 tile tree and a pyramidal TIFF."""
     folder = data_dir / "derivatives" / asset_id / "v1"
     folder.mkdir(parents=True)
-    image = pyvips.Image.new_from_array(quadrants(), interpretation="srgb")
     image.dzsave(str(folder / "iiif"), layout="iiif3", tile_size=512, suffix=".jpg[Q=90]")
     image.tiffsave(str(folder / "pyramid.tif"), tile=True, pyramid=True, compression="jpeg", Q=90)
 

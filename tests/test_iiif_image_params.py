@@ -392,7 +392,7 @@ def test_spec_examples(
         ("full", "300,200"),
         ("full", "^300,200"),
         ("full", "!300,200"),
-        ("full", "!1000,1000"),
+        ("full", "!300,1000"),
         ("full", "^pct:100"),
     ],
 )
@@ -476,6 +476,9 @@ def test_rotation_and_mirroring(
         ("full", ",0", {}, "size"),
         ("full", "0,0", {}, "size"),
         ("full", "!0,100", {}, "size"),
+        # a best fit larger than the region is an enlargement (the validator's size_noup)
+        ("full", "!1000,1000", {}, "size"),
+        ("full", "!2000,3000", {"max_width": 5000}, "size"),
         ("full", "pct:0", {}, "size"),
         ("full", "pct:0.1", {}, "size"),  # 0.3 × 0.2 pixels
         ("full", "^pct:0.2", {}, "size"),  # 0.6 × 0.4: the height rounds to nothing
@@ -551,8 +554,7 @@ def test_plan_refuses_impossible_arguments(width: int, height: int, limits: dict
         (300, 200, "^max", {"max_width": 300}, (300, 200), "max"),
         (600, 400, "^max", {"max_area": 4_000_000}, (2449, 1632), "^max"),
         (300, 200, "^max", {}, (300, 200), "max"),
-        # !w,h is confined by the region (without ^) and by the limits
-        (300, 200, "!1000,1000", {"max_width": 500}, (300, 200), "max"),
+        # !w,h is confined by the limits; past the region it needs ^
         (300, 200, "^!1000,1000", {"max_width": 500}, (500, 333), "^max"),
         (300, 200, "^!400,400", {"max_width": 500}, (400, 267), "^400,267"),
         (300, 200, "^!1000,100", {}, (150, 100), "150,100"),  # ^ allowed, not needed
