@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 # kind (from processing.sniff) -> job kind run by the worker
-PIPELINES: dict[str, str] = {"model": "process_model"}
+PIPELINES: dict[str, str] = {
+    "model": "process_model",
+    "image": "process_image",
+    "document": "process_image",
+}
 
 
 def pipeline_for(kind: str) -> str | None:

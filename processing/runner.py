@@ -15,12 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from processing.images import report as image_report
+from processing.images.model import KINDS as IMAGE_KINDS
+from processing.images.model import ImageOptions
 from processing.sandbox import ChildLimits, SandboxError, parse_progress, run_in_child
 from processing.threed import pipeline as threed
 from processing.threed.model import KINDS as MODEL_KINDS
 from processing.threed.model import ModelOptions
 
 TARGETS = {kind: "processing.threed.pipeline:run_job" for kind in MODEL_KINDS}
+TARGETS |= {kind: "processing.images.pipeline:run_job" for kind in IMAGE_KINDS}
+Progress = Callable[[float, str], None]
 
 
 class Failure(Exception):
@@ -43,9 +48,44 @@ def process_model(
     out: Path,
     options: ModelOptions,
     limits: ChildLimits,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The 3D pipeline on ``source`` into ``out``; returns the report or raises :class:`Failure`."""
+
+    def failed(code: str, reason: str) -> dict[str, Any]:
+        return threed.failure_report(source, options, code, reason)
+
+    options_json = threed.options_to_json(options)
+    return _run(TARGETS["mesh"], source, out, options_json, limits, progress, failed)
+
+
+def process_image(
+    source: Path,
+    out: Path,
+    options: ImageOptions,
+    limits: ChildLimits,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The image pipeline (images, documents) on ``source`` into ``out``, like process_model."""
+    from processing.images.pipeline import options_to_json  # imports pyvips: only when used
+
+    def failed(code: str, reason: str) -> dict[str, Any]:
+        return image_report.failure_report(source, options, code, reason)
+
+    target = TARGETS["image"]
+    return _run(target, source, out, options_to_json(options), limits, progress, failed)
+
+
+def _run(
+    target: str,
+    source: Path,
+    out: Path,
+    options_json: dict[str, Any],
+    limits: ChildLimits,
+    progress: Progress | None,
+    failure_report: Callable[[str, str], dict[str, Any]],
+) -> dict[str, Any]:
+    """Stage, run ``target`` in the sandbox, then rename into place or leave a failure report."""
     if not source.exists():
         raise Failure("not_found", f"No such file or folder: {source}.")
     check_output(out)
@@ -55,7 +95,7 @@ def process_model(
     payload = {
         "source": str(source.resolve()),
         "out": str(staging.resolve()),
-        "options": threed.options_to_json(options),
+        "options": options_json,
     }
 
     def forward(line: str) -> None:
@@ -63,10 +103,10 @@ def process_model(
             progress(*parse_progress(line))
 
     try:
-        report = run_in_child(TARGETS["mesh"], payload, limits, on_line=forward)
+        report = run_in_child(target, payload, limits, on_line=forward)
     except SandboxError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        _leave_failure(source, out, options, exc.code, exc.reason)
+        threed.write_report(out, failure_report(exc.code, exc.reason))
         raise Failure(exc.code, exc.reason) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -75,8 +115,3 @@ def process_model(
         out.rmdir()  # checked empty above
     staging.rename(out)
     return report
-
-
-def _leave_failure(source: Path, out: Path, options: ModelOptions, code: str, reason: str) -> None:
-    report = threed.failure_report(source, options, code, reason)
-    threed.write_report(out, report)

@@ -27,6 +27,13 @@ MAGIC_FORMATS = {
     b"glTF": ("model/gltf-binary", "model"),
     b"solid": ("model/stl", "model"),
 }
+# Formats filetype does not know: BigTIFF (TIFF with 64-bit offsets, for scans over 4 GB)
+# and a bare JPEG 2000 codestream (.j2k/.j2c, no JP2 box around it).
+EXTRA_IMAGE_MAGIC = {
+    b"II+\x00": "image/tiff",
+    b"MM\x00+": "image/tiff",
+    b"\xffO\xffQ": "image/x-jp2-codestream",
+}
 # JPEG 2000: filetype calls every JP2-family file image/jpx; the brand says which it is.
 JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 JP2_BRANDS = {b"jp2 ": "image/jp2", b"jpx ": "image/jpx", b"jpm ": "image/jpm"}
@@ -57,6 +64,9 @@ def sniff_bytes(header: bytes, name: str) -> Sniffed:
     for magic, (media_type, kind) in MAGIC_FORMATS.items():
         if header.startswith(magic):
             return Sniffed(media_type, kind)
+    for magic, media_type in EXTRA_IMAGE_MAGIC.items():
+        if header.startswith(magic):
+            return Sniffed(media_type, "image")
     if header.startswith(JP2_SIGNATURE) and header[20:24] in JP2_BRANDS:
         return Sniffed(JP2_BRANDS[header[20:24]], "image")
     guess = filetype.guess(header)

@@ -17,6 +17,7 @@ APT_PACKAGES=(
   espeak-ng           # spoken audio guides
   chromium            # browser tests (Playwright drives Debian's chromium)
   fonts-noto-core     # a system font with full Vietnamese coverage (posters, reports)
+  fonts-dejavu-core   # the font OCR test pages are rendered in
   gltfpack            # the reference the 3D pipeline is measured against (make bench, tests)
   time                # GNU time: peak memory of each benchmarked child (make bench)
 )

@@ -14,7 +14,9 @@ from server.cli_common import HELP, Ui, err_console, load_ui
 from server.errors import N_
 from server.refusals import describe
 
-KINDS = ("mesh", "pointcloud")
+MODEL_KINDS = ("mesh", "pointcloud")
+IMAGE_KINDS = ("image", "document")
+KINDS = MODEL_KINDS + IMAGE_KINDS
 
 
 @click.command(
@@ -53,28 +55,37 @@ KINDS = ("mesh", "pointcloud")
 )
 @HELP
 def process(source: Path, out: Path, kind: str | None, units: str, up: str) -> None:
-    from processing.runner import Failure, process_model
-    from server.media_jobs import child_limits, model_options
+    from processing.images.model import ImageError
+    from processing.runner import Failure, process_image, process_model
+    from server.media_jobs import child_limits, image_options, model_options
 
     ui = load_ui()
-    options = model_options(ui.settings, kind, units, up)
+    limits = child_limits(ui.settings)
+    pipeline = _pipeline_for(source, kind)
     try:
         with _progress(ui) as advance:
-            report = process_model(
-                source, out, options, child_limits(ui.settings), progress=advance
-            )
-    except Failure as exc:
+            if pipeline == "image":
+                options = image_options(ui.settings, kind)
+                report = process_image(source, out, options, limits, progress=advance)
+            else:
+                report = process_model(
+                    source, out, model_options(ui.settings, kind, units, up), limits, advance
+                )
+    except (Failure, ImageError) as exc:
         detail = describe(exc.code, exc.reason, ui.gettext)
         err_console.print(
             ui.t(N_("Refused: {detail}"), detail=detail), markup=False, soft_wrap=True
         )
         raise SystemExit(1) from exc
-    lods = report["statistics"]["lods"]
-    for lod in lods:
-        click.echo(
-            f"{lod['path']}\t{lod['triangles'] or lod['points']}\t{lod['bytes']}\t"
-            f"{lod['hausdorff_pct']}"
-        )
+    if pipeline == "image":
+        stats = report["statistics"]
+        click.echo(f"{stats['width']}x{stats['height']}\t{stats['page_count']}\t{stats['tiles']}")
+    else:
+        for lod in report["statistics"]["lods"]:
+            click.echo(
+                f"{lod['path']}\t{lod['triangles'] or lod['points']}\t{lod['bytes']}\t"
+                f"{lod['hausdorff_pct']}"
+            )
     err_console.print(
         ui.t(
             N_("Wrote {count} file(s) and report.json to {out}."),
@@ -85,6 +96,17 @@ def process(source: Path, out: Path, kind: str | None, units: str, up: str) -> N
     )
     if report.get("warnings"):
         err_console.print(json.dumps(report["warnings"], ensure_ascii=False), markup=False)
+
+
+def _pipeline_for(source: Path, kind: str | None) -> str:
+    """``image`` for images and documents (by --kind, else by content), ``model`` otherwise."""
+    from processing.sniff import sniff_file
+
+    if kind is not None:
+        return "image" if kind in IMAGE_KINDS else "model"
+    if source.is_file() and sniff_file(source).kind in IMAGE_KINDS:
+        return "image"
+    return "model"
 
 
 @contextmanager

@@ -36,6 +36,7 @@ from server.api import access_levels
 from server.errors import N_, MuseumError, NotFound
 from server.handlers import error_response
 from server.iiif_image_params import ImagePlan, parse_request, plan_request
+from server.iiif_manifest import PAGE_SEPARATOR, annotations_url, manifest_url
 from server.models import Asset
 from server.records import visible_asset
 from server.state import get_museum
@@ -48,6 +49,8 @@ INFO_TYPE = f'application/ld+json;profile="{CONTEXT}"'
 CORS = {"access-control-allow-origin": "*"}
 IMAGE_CACHE = "public, max-age=86400"
 INFO_CACHE = "public, max-age=300"
+PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
+PRESENTATION_TYPE = f'application/ld+json;profile="{PRESENTATION_CONTEXT}"'
 EXTRA_FORMATS = ["webp"]
 EXTRA_QUALITIES = ["color", "gray", "bitonal"]
 EXTRA_FEATURES = [
@@ -164,25 +167,114 @@ async def image(request: Request) -> Response:
     return Response(body, media_type=plan.media_type, headers=headers)
 
 
+async def text_annotations(request: Request) -> Response:
+    """A document page's OCR text lines as a IIIF AnnotationPage (``supplementing``)."""
+    identifier = request.path_params["identifier"]
+    try:
+        published = await _published(request, identifier)
+        lines_path = published.page_info.get("ocr")
+        if not lines_path or published.asset.record_id is None:
+            raise NotFound(N_("No text for image {id}."), parameter="identifier", id=identifier)
+        ocr = await to_thread.run_sync(_read_lines, published, str(lines_path))
+    except MuseumError as exc:
+        return _error(request, exc)
+    base = public_base(request)
+    canvas_id = f"{manifest_url(base, published.asset.record_id)}/canvas/{identifier}"
+    page_id = annotations_url(base, identifier)
+    scale = float(ocr.get("scale") or 1.0)
+    items = []
+    for number, line in enumerate(ocr.get("lines", []), 1):
+        x, y, w, h = (float(v) * scale for v in line["bbox"])
+        left, top = math.floor(x), math.floor(y)
+        width, height = math.ceil(x + w) - left, math.ceil(y + h) - top
+        body: dict[str, Any] = {
+            "type": "TextualBody",
+            "value": line["text"],
+            "format": "text/plain",
+        }
+        if line.get("language") and line["language"] != "und":
+            body["language"] = line["language"]
+        items.append(
+            {
+                "id": f"{page_id}/line/{number}",
+                "type": "Annotation",
+                "motivation": "supplementing",
+                "body": body,
+                "target": f"{canvas_id}#xywh={left},{top},{width},{height}",
+            }
+        )
+    document: dict[str, Any] = {
+        "@context": PRESENTATION_CONTEXT,
+        "id": page_id,
+        "type": "AnnotationPage",
+        "items": items,
+    }
+    headers = {**CORS, "cache-control": INFO_CACHE}
+    body_bytes = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(body_bytes, media_type=PRESENTATION_TYPE, headers=headers)
+
+
+def _read_lines(published: Published, lines_path: str) -> dict[str, Any]:
+    """The lines.json the pipeline wrote (its path is relative to the version folder)."""
+    version = published.folder
+    for _ in Path(str(published.page_info.get("folder", ""))).parts:
+        version = version.parent
+    path = (version / lines_path).resolve()
+    if not path.is_relative_to(version.resolve()) or not path.is_file():
+        raise NotFound(N_("No text for image {id}."), parameter="identifier", id="")
+    data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return data
+
+
 # Finding the image
 
 
-async def _source(request: Request, identifier: str) -> ImageSource:
+@dataclass(frozen=True)
+class Published:
+    """A visible asset's published version, and where one page's files are in it."""
+
+    asset: Asset
+    page: int
+    folder: Path  # the page's folder: iiif/, pyramid.tif, ocr/
+    page_info: dict[str, Any]
+
+
+async def _published(request: Request, identifier: str) -> Published:
+    """The page an image id names: ``<asset id>`` (a document's first page) or ``…~<n>``."""
     museum = get_museum(request)
     levels = access_levels(request)
+    asset_id, separator, page_text = identifier.partition(PAGE_SEPARATOR)
+    page = _page_number(page_text) if separator else 1
 
     def find(session: Session) -> Asset | None:
-        asset = visible_asset(session, identifier, levels)
+        asset = visible_asset(session, asset_id, levels)
         if asset is None or asset.kind not in IMAGE_KINDS or not asset.published_version:
             return None
         return asset
 
-    asset = await museum.db.run(find)
-    if asset is None:
+    asset = await museum.db.run(find) if page else None
+    pages = ((asset.technical or {}).get("pages") or []) if asset is not None else []
+    info = next((p for p in pages if isinstance(p, dict) and p.get("page") == page), None)
+    if asset is None or (separator and info is None):
         raise NotFound(N_("No image with id {id}."), parameter="identifier", id=identifier)
     assert asset.published_version is not None
-    folder = museum.store.derivative_dir(asset.id, asset.published_version)
-    return await to_thread.run_sync(_load_source, identifier, folder)
+    version = museum.store.derivative_dir(asset.id, asset.published_version)
+    folder = version / str((info or {}).get("folder", ""))
+    if not folder.resolve().is_relative_to(version.resolve()):
+        raise NotFound(N_("No image with id {id}."), parameter="identifier", id=identifier)
+    return Published(asset, page, folder, info or {})
+
+
+def _page_number(text: str) -> int:
+    """``3`` from ``"3"``; 0 (no such page) for anything but a plain positive number."""
+    if not text.isascii() or not text.isdigit() or text.startswith("0") or len(text) > 6:
+        return 0
+    return int(text)
+
+
+async def _source(request: Request, identifier: str) -> ImageSource:
+    published = await _published(request, identifier)
+    return await to_thread.run_sync(_load_source, identifier, published.folder)
 
 
 @functools.lru_cache(maxsize=4096)

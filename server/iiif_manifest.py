@@ -221,12 +221,62 @@ def _canvas_label(asset: Asset, number: int, frame: Frame) -> LanguageMap:
     return bilingual(N_("Part {number}"), frame.vi, number=number)
 
 
-def image_canvas(asset: Asset, number: int, frame: Frame) -> dict[str, Any]:
-    size = image_size(asset.technical or {})
+PAGE_SEPARATOR = "~"  # image id of a document's page n: "<asset id>~<n>"
+
+
+def page_identifier(asset_id: str, page: int) -> str:
+    return f"{asset_id}{PAGE_SEPARATOR}{page}"
+
+
+def document_pages(technical: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The usable pages of a processed document (each with a positive width and height)."""
+    pages = technical.get("pages")
+    if not isinstance(pages, list):
+        return []
+    return [
+        page
+        for page in pages
+        if isinstance(page, dict) and image_size(page) and _positive_int(page.get("page"))
+    ]
+
+
+def image_canvases(asset: Asset, number: int, frame: Frame) -> list[dict[str, Any]]:
+    """One Canvas per page of a document, with its OCR lines as annotations; else one."""
+    pages = document_pages(asset.technical or {}) if asset.kind == "document" else []
+    if len(pages) < 1:
+        return [image_canvas(asset, number, frame)]
+    canvases = []
+    for offset, page in enumerate(pages):
+        identifier = page_identifier(asset.id, int(page["page"]))
+        size = image_size(page)
+        assert size is not None  # checked by document_pages
+        canvas = image_canvas(asset, number + offset, frame, identifier, size)
+        canvas["label"] = bilingual(N_("Page {number}"), frame.vi, number=page["page"])
+        if page.get("ocr"):
+            canvas["annotations"] = [
+                {"id": annotations_url(frame.base, identifier), "type": "AnnotationPage"}
+            ]
+        canvases.append(canvas)
+    return canvases
+
+
+def annotations_url(base: str, identifier: str) -> str:
+    return f"{base}/iiif/3/annotations/{identifier}"
+
+
+def image_canvas(
+    asset: Asset,
+    number: int,
+    frame: Frame,
+    identifier: str | None = None,
+    size: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    size = size or image_size(asset.technical or {})
     assert size is not None  # guaranteed by displayable()
     width, height = size
-    canvas_id = f"{frame.manifest_id}/canvas/{asset.id}"
-    service = image_service(frame.base, asset.id)
+    identifier = identifier or asset.id
+    canvas_id = f"{frame.manifest_id}/canvas/{identifier}"
+    service = image_service(frame.base, identifier)
     body = {
         "id": f"{service['id']}/full/max/0/default.jpg",
         "type": "Image",
@@ -241,7 +291,7 @@ def image_canvas(asset: Asset, number: int, frame: Frame) -> dict[str, Any]:
         "label": _canvas_label(asset, number, frame),
         "width": width,
         "height": height,
-        "thumbnail": [thumbnail(frame.base, asset.id)],
+        "thumbnail": [thumbnail(frame.base, identifier)],
         "items": [_painting_page(canvas_id, body)],
     }
 
@@ -323,7 +373,7 @@ def build_items(assets: Iterable[Asset], frame: Frame, include_3d: bool) -> list
             continue
         number = len(items) + 1
         if asset.kind in IMAGE_KINDS:
-            items.append(image_canvas(asset, number, frame))
+            items.extend(image_canvases(asset, number, frame))
         elif asset.kind in AV_TYPES:
             items.append(av_canvas(asset, number, frame))
         else:

@@ -13,14 +13,21 @@ import json
 import re
 import shutil
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from processing.runner import Failure, process_model
+from sqlalchemy.orm import Session
+
+from processing.images.model import KINDS as IMAGE_KINDS
+from processing.images.model import ImageLimits, ImageOptions
+from processing.runner import Failure, process_image, process_model
 from processing.sandbox import ChildLimits
 from processing.threed.model import Limits, LodSpec, ModelOptions
 from processing.threed.pipeline import options_to_json
 from server.jobs import JobContext, JobRefused
-from server.models import Asset
+from server.models import Asset, AssetText, Record
+from server.search import index_record
 from server.settings import Settings
 
 LOD_NAMES = ("high", "web", "thumb", "preview")
@@ -68,39 +75,116 @@ def model_options(
     )
 
 
-def version_for(sha256: str, options: ModelOptions) -> str:
+def version_for(sha256: str, options: ModelOptions | ImageOptions) -> str:
     """A derivative version: the same original and options always give the same name."""
-    digest = hashlib.sha256(sha256.encode() + json.dumps(options_to_json(options)).encode())
-    return f"3d-{digest.hexdigest()[:16]}"
+    if isinstance(options, ImageOptions):
+        from processing.images.pipeline import options_to_json as image_options_to_json
+
+        prefix, parameters = "img", image_options_to_json(options)
+    else:
+        prefix, parameters = "3d", options_to_json(options)
+    digest = hashlib.sha256(sha256.encode() + json.dumps(parameters).encode())
+    return f"{prefix}-{digest.hexdigest()[:16]}"
 
 
 def process_model_job(context: JobContext) -> dict[str, Any]:
     """Turn an ingested scan into published levels of detail (``params``: asset_id, units, up)."""
-    assert context.db is not None
-    asset_id = str(context.params["asset_id"])
-    asset = context.db.call(lambda s: s.get(Asset, asset_id))
-    if asset is None:
-        raise JobRefused(f"asset {asset_id} no longer exists")
+    asset = _asset(context)
     options = model_options(
         context.settings,
         context.params.get("kind"),
         str(context.params.get("units", "m")),
         str(context.params.get("up", "y")),
     )
+    limits = child_limits(context.settings)
+
+    def run(source: Path, out: Path) -> dict[str, Any]:
+        return process_model(source, out, options, limits, context.progress)
+
     version = version_for(asset.sha256, options)
+    technical = technical_summary(_publish(context, asset, version, run))
+    _record(context, asset.id, version, technical)
+    return {"asset_id": asset.id, "version": version, "lods": len(technical["lods"])}
+
+
+def process_image_job(context: JobContext) -> dict[str, Any]:
+    """Turn an ingested image or document into tiles, a pyramid and thumbnails."""
+    asset = _asset(context)
+    assert context.db is not None
+    owner = asset.record_id
+    rights = context.db.call(lambda s: _rights(s, owner)) if owner else None
+    kind = context.params.get("kind") or (asset.kind if asset.kind in IMAGE_KINDS else None)
+    options = image_options(context.settings, kind, rights)
+    limits = child_limits(context.settings)
+
+    def run(source: Path, out: Path) -> dict[str, Any]:
+        return process_image(source, out, options, limits, context.progress)
+
+    version = version_for(asset.sha256, options)
+    report = _publish(context, asset, version, run)
+    folder = context.store.derivative_dir(asset.id, version)
+    text = ocr_text(folder, report, asset.id, version)
+    _record(context, asset.id, version, image_summary(report), text)
+    technical = image_summary(report)
+    return {"asset_id": asset.id, "version": version, "pages": len(technical["pages"])}
+
+
+def image_options(
+    settings: Settings, kind: str | None = None, rights: tuple[str, str] | None = None
+) -> ImageOptions:
+    """Image options from the settings; ``rights`` (statement, holder) decides the watermark."""
+    return ImageOptions(
+        kind=kind,
+        tile_size=settings.image_tile_size,
+        watermark=watermark_for(settings, rights),
+        limits=ImageLimits(
+            max_pixels=settings.image_max_pixels,
+            max_bytes=settings.max_upload_size,
+            max_pages=settings.image_max_pages,
+        ),
+    )
+
+
+def watermark_for(settings: Settings, rights: tuple[str, str] | None) -> str | None:
+    """The watermark text when the record's rights statement asks for one, else None."""
+    if rights is None:
+        return None
+    statement, holder = rights
+    prefixes = [p.strip() for p in settings.image_watermark_rights.split(",") if p.strip()]
+    if not any(statement.startswith(prefix) for prefix in prefixes):
+        return None
+    return f"© {holder.strip()}" if holder.strip() else settings.image_watermark_text
+
+
+def _rights(session: Session, record_id: str) -> tuple[str, str] | None:
+    record = session.get(Record, record_id)
+    return None if record is None else (record.rights, record.rights_holder)
+
+
+def _asset(context: JobContext) -> Asset:
+    assert context.db is not None
+    asset_id = str(context.params["asset_id"])
+    asset = context.db.call(lambda s: s.get(Asset, asset_id))
+    if asset is None:
+        raise JobRefused(f"asset {asset_id} no longer exists")
+    return asset
+
+
+def _publish(
+    context: JobContext, asset: Asset, version: str, run: Callable[[Path, Path], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run a pipeline on the asset's original and publish its output as ``version``."""
     store = context.store
     source_dir = store.tmp / f"source-{uuid.uuid4().hex}"
     source_dir.mkdir(parents=True)
     try:
-        # The pipeline recognises text formats (OBJ, XYZ) by their name too.
-        source = source_dir / (_SAFE_NAME.sub("_", asset.filename) or "scan")
+        # Pipelines recognise some text formats (OBJ, XYZ) by their name too.
+        source = source_dir / (_SAFE_NAME.sub("_", asset.filename) or "original")
         source.symlink_to(store.original_path(asset.sha256))
-        with store.publish(asset_id, version) as folder:
-            out = folder / "model"
+        with store.publish(asset.id, version) as folder:
+            out = folder / "output"
             try:
-                report = process_model(
-                    source, out, options, child_limits(context.settings), context.progress
-                )
+                report = run(source, out)
             except Failure as exc:
                 # "code: detail" — the code lets a page show the summary in the reader's language.
                 message = f"{exc.code}: {exc.reason}"
@@ -112,16 +196,49 @@ def process_model_job(context: JobContext) -> dict[str, Any]:
             out.rmdir()
     finally:
         shutil.rmtree(source_dir, ignore_errors=True)
-    technical = technical_summary(report)
+    return report
 
-    def record(session: Any) -> None:
+
+def _record(
+    context: JobContext,
+    asset_id: str,
+    version: str,
+    technical: dict[str, Any],
+    text: AssetText | None = None,
+) -> None:
+    """Publish ``version``, keep its machine-read text, refresh its record's search row."""
+    assert context.db is not None
+
+    def record(session: Session) -> None:
         row = session.get(Asset, asset_id)
-        if row is not None:
-            row.technical = technical
-            row.published_version = version
+        if row is None:
+            return
+        row.technical = technical
+        row.published_version = version
+        if text is not None:
+            session.merge(text)
+        if row.record_id is not None and (owner := session.get(Record, row.record_id)):
+            index_record(session, owner)  # its media facet and any new text
 
     context.db.call(record, write=True)
-    return {"asset_id": asset_id, "version": version, "lods": len(technical["lods"])}
+
+
+def ocr_text(folder: Path, report: dict[str, Any], asset_id: str, version: str) -> AssetText | None:
+    """The text OCR read from every page of a published document, or None when there is none."""
+    pages = [page["ocr"] for page in report["statistics"].get("pages", []) if page.get("ocr")]
+    if not pages:
+        return None
+    texts = [(folder / page["text"]).read_text("utf-8").strip() for page in pages]
+    languages = sorted({page["language"] for page in pages})
+    tesseract = report.get("tools", {}).get("tesseract", "")
+    return AssetText(
+        asset_id=asset_id,
+        version=version,
+        source="ocr",
+        model=f"tesseract {tesseract} {report['parameters'].get('ocr_languages', '')}".strip(),
+        language=",".join(languages),
+        text="\n\n".join(texts),
+    )
 
 
 def technical_summary(report: dict[str, Any]) -> dict[str, Any]:
@@ -141,5 +258,36 @@ def technical_summary(report: dict[str, Any]) -> dict[str, Any]:
         "lods": lods,
         "model": next((lod["path"] for lod in lods if lod["role"] == "lod:web"), lods[0]["path"]),
         **posters,
+        "report": "report.json",
+    }
+
+
+def image_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """What the catalog keeps of an image report: size, pages, thumbnails (the rest in the file)."""
+    stats = report["statistics"]
+    pages = [
+        {
+            "page": page.get("page", number),
+            "width": page["width"],
+            "height": page["height"],
+            # where the page's iiif/ and pyramid.tif are, relative to the version folder
+            "folder": page["pyramid"].removesuffix("pyramid.tif"),
+            "ocr": page["ocr"]["lines"] if page.get("ocr") else None,
+        }
+        for number, page in enumerate(stats["pages"], 1)
+    ]
+    thumbnails = {
+        a["role"]: a["path"]
+        for a in report["artefacts"]
+        if a["role"].startswith("thumbnail:") and "page" not in a
+    }
+    return {
+        "pipeline": "image",
+        "kind": report["kind"],
+        "width": stats["width"],
+        "height": stats["height"],
+        "tile_size": stats["tile_size"],
+        "pages": pages,
+        "thumbnails": thumbnails,
         "report": "report.json",
     }

@@ -268,6 +268,27 @@ class Asset(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
+class AssetText(Base):
+    """Text read by a machine from an asset's published version (OCR of a document's pages).
+
+    Kept in the database rather than only beside the derivatives, so the record's
+    search row can be rebuilt at any time; ``source`` and ``model`` say what wrote it
+    (the review workflow of machine output builds on these).
+    """
+
+    __tablename__ = "asset_texts"
+
+    asset_id: Mapped[str] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[str] = mapped_column(String(64))  # the derivative version it was read from
+    source: Mapped[str] = mapped_column(String(32), default="ocr")
+    model: Mapped[str] = mapped_column(String(128), default="")
+    language: Mapped[str] = mapped_column(String(16), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Job(Base):
     """A unit of background work. The row, not the queue message, is the truth."""
 

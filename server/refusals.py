@@ -24,6 +24,12 @@ SUMMARIES: dict[str, str] = {
     "data_uri_too_large": N_("Data embedded in the model file is larger than the limit allows."),
     "input_too_large": N_("The upload is larger than the limit allows."),
     "too_large": N_("The file is too large to process on this server."),
+    "too_many_pixels": N_("The image has more pixels than the limit allows."),
+    "too_many_pages": N_("The document has more pages than the limit allows."),
+    "decompression_bomb": N_(
+        "The image would expand far beyond its file size (a decompression bomb) and was not "
+        "decoded."
+    ),
     # Unsafe or unusable uploads
     "unsafe_reference": N_("The model refers to a file outside the upload, which is not allowed."),
     "unsafe_archive": N_("The ZIP bundle has an unsafe entry and was not extracted."),

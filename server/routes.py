@@ -57,6 +57,11 @@ def build_routes(settings: Settings, viewer_dist: Path) -> list[BaseRoute]:
             iiif_presentation.collection,
             name="iiif_collection",
         ),
+        Route(
+            "/iiif/3/annotations/{identifier:str}",
+            iiif_image.text_annotations,
+            name="iiif_annotations",
+        ),
         # IIIF Image API 3.0 (after the Presentation routes, whose paths it would also match)
         Route("/iiif/3/{identifier:str}", iiif_image.base_redirect, name="iiif_image_base"),
         Route("/iiif/3/{identifier:str}/info.json", iiif_image.info_json, name="iiif_image_info"),

@@ -41,6 +41,7 @@ from server.models import (
     RECORD_KINDS,
     Agent,
     Asset,
+    AssetText,
     Place,
     Record,
     RecordAgent,
@@ -172,6 +173,18 @@ def _related_names(session: Session, record_id: str) -> list[object]:
     return names
 
 
+def _media_texts(session: Session, record_id: str) -> list[object]:
+    """Text read from the record's published public media (document OCR), as searchable body."""
+    rows = session.scalars(
+        select(AssetText.text)
+        .join(Asset, Asset.id == AssetText.asset_id)
+        .where(Asset.record_id == record_id, Asset.access_level.in_(PUBLIC_ACCESS))
+        .where(AssetText.version == Asset.published_version)
+        .order_by(Asset.position, Asset.id)
+    ).all()
+    return list(rows)
+
+
 def index_record(session: Session, record: Record) -> None:
     """(Re)write the search row and facet rows of one record; call after every change."""
     session.flush()
@@ -191,6 +204,7 @@ def index_record(session: Session, record: Record) -> None:
             record.dating,
             record.decision_note,
             *_related_names(session, record.id),
+            *_media_texts(session, record.id),
         ]
     )
     facets = record_facets(session, record)

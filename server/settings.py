@@ -280,6 +280,26 @@ class Settings:
         "jpeg", _parse_choice(("jpeg", "webp")), "Texture format in 3D models: jpeg or webp."
     )
 
+    image_max_pixels: int = setting(
+        1_000_000_000,
+        _parse_int(1, 2**40),
+        "Most pixels one image or document page may have (a 600 dpi A0 map is 0.56 G).",
+    )
+    image_max_pages: int = setting(1000, _parse_int(1, 100_000), "Most pages a document may have.")
+    image_tile_size: int = setting(
+        512, _parse_int(64, 4096), "Side of the pre-generated IIIF tiles, in pixels."
+    )
+    image_watermark_rights: str = setting(
+        "http://rightsstatements.org/vocab/InC",
+        _parse_text,
+        "Rights statements (URI prefixes, comma-separated) whose images get a watermark on "
+        "their public tiles and thumbnails; empty: none.",
+    )
+    image_watermark_text: str = setting(
+        "Bảo tàng Đắk Lắk",
+        _parse_text,
+        "Watermark text when the record names no rights holder (then it is © the holder).",
+    )
     iiif_max_area: int = setting(
         4096 * 4096,
         _parse_int(1, 2**31 - 1),

@@ -11,7 +11,7 @@ from server.i18n import load_catalogs
 from server.refusals import SUMMARIES, UNKNOWN, describe, summary
 from tests.conftest import ROOT
 
-RAISED = re.compile(r"(?:ModelError|Failure|SandboxError|_envelope)\(\s*\"([a-z_]+)\"")
+RAISED = re.compile(r"(?:ModelError|ImageError|Failure|SandboxError|_envelope)\(\s*\"([a-z_]+)\"")
 
 
 def codes_in_source() -> set[str]:
@@ -24,7 +24,8 @@ def codes_in_source() -> set[str]:
 
 def test_every_code_the_pipelines_raise_has_a_summary() -> None:
     codes = codes_in_source()
-    assert {"too_many_faces", "unsafe_reference", "memory", "malformed"} <= codes  # the scan works
+    # the scan works
+    assert {"too_many_faces", "unsafe_reference", "memory", "malformed", "too_many_pixels"} <= codes
     assert sorted(codes - SUMMARIES.keys()) == []
 
 

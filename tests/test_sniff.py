@@ -21,6 +21,9 @@ PDF = b"%PDF-1.7\n" + b"\x00" * 32
         (PNG, "photo.png", "image/png", "image"),
         (JPEG, "photo.jpg", "image/jpeg", "image"),
         (TIFF, "photo.png", "image/tiff", "image"),  # the name lies; the bytes win
+        (b"II+\x00\x08\x00\x00\x00" + b"\x00" * 32, "scan.tif", "image/tiff", "image"),  # BigTIFF
+        (b"MM\x00+\x00\x08\x00\x00" + b"\x00" * 32, "scan.tif", "image/tiff", "image"),
+        (b"\xffO\xffQ\x00\x2f" + b"\x00" * 32, "scan.j2k", "image/x-jp2-codestream", "image"),
         (PDF, "scan.pdf", "application/pdf", "document"),
         (b"ply\nformat binary_little_endian 1.0\n", "scan.ply", "model/x-ply", "model"),
         (b"glTF\x02\x00\x00\x00", "model.glb", "model/gltf-binary", "model"),
@@ -51,6 +54,8 @@ CORPUS_CASES = [
     ("images/iiif/67352ccc-d1b0-11e1-89ae-279075081939.png", "image/png", "image"),
     ("images/large/loris_gray_2477x3200.jp2", "image/jp2", "image"),
     ("images/edge_cases/hopper_lzw.tif", "image/tiff", "image"),
+    ("images/edge_cases/hopper_bigtiff.tif", "image/tiff", "image"),
+    ("images/edge_cases/relax.jp2", "image/x-jp2-codestream", "image"),
     ("av/mdn/flower.mp4", "video/mp4", "video"),
     ("av/mdn/flower.webm", "video/webm", "video"),
     ("3d/heritage/gargoyle_3dhop.ply", "model/x-ply", "model"),
