@@ -136,6 +136,7 @@ def image_options(
     return ImageOptions(
         kind=kind,
         tile_size=settings.image_tile_size,
+        dzi=settings.image_dzi,
         watermark=watermark_for(settings, rights),
         limits=ImageLimits(
             max_pixels=settings.image_max_pixels,

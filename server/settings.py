@@ -289,6 +289,9 @@ class Settings:
     image_tile_size: int = setting(
         512, _parse_int(64, 4096), "Side of the pre-generated IIIF tiles, in pixels."
     )
+    image_dzi: bool = setting(
+        False, _parse_bool, "Also write a DeepZoom (.dzi) pyramid for each image."
+    )
     image_watermark_rights: str = setting(
         "http://rightsstatements.org/vocab/InC",
         _parse_text,

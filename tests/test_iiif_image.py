@@ -42,10 +42,6 @@ def publish(data_dir: Path, asset_id: str) -> None:
     )
 
 
-def publish_file(source: Path, data_dir: Path, asset_id: str) -> None:
-    publish_image(pyvips.Image.new_from_file(str(source)), data_dir, asset_id)
-
-
 def publish_image(image: pyvips.Image, data_dir: Path, asset_id: str) -> None:
     """What the image pipeline publishes: an iiif3 tile tree and a pyramidal TIFF."""
     folder = data_dir / "derivatives" / asset_id / "v1"

@@ -1,4 +1,4 @@
-"""The official IIIF Image API validator, level 2, against the running server.
+"""The official IIIF Image API validator, level 2, against the running server and the pipeline.
 
 The validator (PyPI ``iiif-validator``) fetches the test image it knows over HTTP and
 checks pixels, headers and errors of some thirty requests; it needs the image it was
@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from processing.images.model import ImageOptions
+from processing.images.pipeline import process
 from server.app import create_app
 from server.db import Database
 from server.models import Asset
 from server.settings import Settings
 from tests.conftest import ROOT
 from tests.live import serving
-from tests.test_iiif_image import publish_file
 
 TEST_IMAGE = ROOT.parent / "shared" / "corpus" / "images" / "iiif"
 TEST_IMAGE = TEST_IMAGE / "67352ccc-d1b0-11e1-89ae-279075081939.png"
@@ -56,7 +57,10 @@ def test_the_iiif_image_validator_passes_every_level_2_test(seeded_settings: Set
 
     db.call(add, write=True)
     db.dispose()
-    publish_file(TEST_IMAGE, seeded_settings.data_dir, IDENTIFIER)
+    # Exactly what the image pipeline publishes: its tiles, info.json and pyramid.
+    process(
+        TEST_IMAGE, seeded_settings.data_dir / "derivatives" / IDENTIFIER / "v1", ImageOptions()
+    )
     with serving(create_app(seeded_settings)) as base:
         result = subprocess.run(
             [

@@ -51,6 +51,7 @@ def test_the_watermark_follows_the_rights_statement() -> None:
     assert watermark_for(settings, (in_copyright, "")) == settings.image_watermark_text
     assert watermark_for(settings, ("https://creativecommons.org/licenses/by/4.0/", "X")) is None
     assert watermark_for(settings, None) is None
+    assert image_options(Settings.from_env({"MUSEUM_IMAGE_DZI": "true"})).dzi is True
     none = Settings.from_env({"MUSEUM_IMAGE_WATERMARK_RIGHTS": ""})
     assert watermark_for(none, (in_copyright, "X")) is None
     # A watermark changes the public files, so it names another derivative version.
