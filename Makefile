@@ -51,12 +51,14 @@ messages: install
 BENCH_RECORDS ?= 100000
 
 bench: install
+	@BOOTSTRAP_BENCH=1 bash scripts/bootstrap.sh
 	@{ echo "# Benchmarks"; echo; \
 	  echo "Measured by \`make bench\` on this project's 2-core machine; each row compares the museum"; \
 	  echo "with a reference in the same run."; echo; \
 	  $(BIN)/python scripts/bench_search.py --records $(BENCH_RECORDS); } > docs/benchmarks.md.tmp; \
 	  status=$$?; mv docs/benchmarks.md.tmp docs/benchmarks.md; \
-	  $(BIN)/python scripts/bench_3d.py || status=1; cat docs/benchmarks.md; exit $$status
+	  $(BIN)/python scripts/bench_3d.py || status=1; \
+	  $(BIN)/python scripts/bench_images.py || status=1; cat docs/benchmarks.md; exit $$status
 
 clean:
 	rm -rf viewer/dist .pytest_cache .mypy_cache .ruff_cache test-results

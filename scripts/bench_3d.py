@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from bench_docs import write_section  # beside this script, on sys.path when run
 
 # subprocess, tempfile, trimesh, open3d and the metrics are imported where the parent
 # uses them: the timed ``--one`` child loads only what our pipeline itself needs.
@@ -779,19 +780,6 @@ def reference_lines(
     return [*lines, ""]
 
 
-def write_section(docs: Path, text: str) -> None:
-    """Replace the marked section of ``docs`` (append it when absent); nothing else changes."""
-    current = docs.read_text("utf-8") if docs.exists() else "# Benchmarks\n"
-    start = current.find(START_MARKER)
-    end = current.find(END_MARKER)
-    if start != -1 and end > start:
-        rest = current[end + len(END_MARKER) :].lstrip("\n")
-        updated = current[:start] + text + ("\n" + rest if rest else "")
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    docs.write_text(updated, "utf-8")
-
-
 def bench(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -829,7 +817,7 @@ def bench(args: argparse.Namespace) -> int:
             )
     load = (load_before, os.getloadavg()[0])
     text, passed = section(cases, startup, load, reference, reference_case, args, version)
-    write_section(args.docs, text)
+    write_section(args.docs, text, START_MARKER, END_MARKER)
     print(text)
     log(f"benchmark took {time.perf_counter() - started:.0f} s")
     return 0 if passed else 1

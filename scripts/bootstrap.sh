@@ -21,6 +21,13 @@ APT_PACKAGES=(
   gltfpack            # the reference the 3D pipeline is measured against (make bench, tests)
   time                # GNU time: peak memory of each benchmarked child (make bench)
 )
+# Only `make bench` needs these (BOOTSTRAP_BENCH=1): servers it measures against, and a load
+# generator. Kept out of demo/test installs, where they would only start services on port 80.
+BENCH_APT_PACKAGES=(
+  iipimage-server     # IIPImage, the dynamic IIIF anchor (no ImageMagick: no recommends)
+  nginx-light         # the static-file anchor, and FastCGI in front of iipsrv
+  wrk                 # HTTP load generator
+)
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 EXTRAS="all,test"
@@ -48,6 +55,7 @@ apt_install() {
 
 system_packages() {
   local wanted=("${APT_PACKAGES[@]}")
+  [ "${BOOTSTRAP_BENCH:-0}" = 1 ] && wanted+=("${BENCH_APT_PACKAGES[@]}")
   command -v node >/dev/null && command -v npm >/dev/null || wanted+=(nodejs npm)
   "$PYTHON" -m venv --help >/dev/null 2>&1 || wanted+=(python3-venv python3-pip)
   if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then

@@ -22,7 +22,7 @@ from server.db import Database
 from server.errors import MuseumError
 from server.handlers import handle_http_exception, handle_museum_error, handle_unexpected
 from server.i18n import load_catalogs
-from server.iiif_image import DiskCache, TileMemory
+from server.iiif_cache import DiskCache, FastTiles, Lookups, TileAnswers, TileMemory
 from server.jobs import JobService
 from server.middleware import LanguageMiddleware, SecurityHeadersMiddleware
 from server.queue import Queue
@@ -126,9 +126,12 @@ def create_app(settings: Settings, viewer_dist: Path = VIEWER_DIST) -> Starlette
         yield
         db.dispose()
 
+    lookups: Lookups[object] = Lookups()
+    answers = TileAnswers(lookups)
     app = Starlette(
         routes=build_routes(settings, viewer_dist),
         middleware=[
+            Middleware(FastTiles, answers=answers),  # first: replays public tiles before the rest
             Middleware(SecurityHeadersMiddleware),
             Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_SIZE),
             Middleware(LanguageMiddleware, default=settings.language),
@@ -141,6 +144,8 @@ def create_app(settings: Settings, viewer_dist: Path = VIEWER_DIST) -> Starlette
         lifespan=lifespan,
     )
     app.state.museum = museum
+    app.state.iiif_lookups = lookups
+    app.state.iiif_answers = answers
     app.state.iiif_tiles = TileMemory()
     app.state.iiif_cache = DiskCache(store.cache / "iiif", settings.iiif_cache_size)
     return app

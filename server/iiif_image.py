@@ -14,15 +14,9 @@ the ``Link`` headers of their canonical form and of the level-2 profile.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
 import json
 import math
-import os
-import threading
-import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,12 +29,14 @@ from starlette.responses import RedirectResponse, Response
 from server.api import access_levels
 from server.errors import N_, MuseumError, NotFound
 from server.handlers import error_response
+from server.iiif_cache import DiskCache, FastTile, Lookups, TileAnswers, TileMemory
 from server.iiif_image_params import ImagePlan, parse_request, plan_request
 from server.iiif_manifest import PAGE_SEPARATOR, annotations_url, manifest_url
 from server.models import Asset
 from server.records import visible_asset
 from server.state import get_museum
 from server.urls import public_base
+from server.vocab import PUBLIC_ACCESS
 
 CONTEXT = "http://iiif.io/api/image/3/context.json"
 PROFILE = "level2"
@@ -75,7 +71,6 @@ EXTRA_FEATURES = [
 IMAGE_KINDS = ("image", "document")
 JPEG_QUALITY = 85
 BITONAL_THRESHOLD = 128
-TILE_MEMORY_BYTES = 64 * 1024 * 1024  # recently served tiles kept in memory
 
 
 @dataclass(frozen=True)
@@ -163,7 +158,20 @@ async def image(request: Request) -> Response:
         "link": f'<{_service_id(request, identifier)}/{plan.canonical}>;rel="canonical", '
         f'<{PROFILE_URL}>;rel="profile"',
     }
-    body = await to_thread.run_sync(_bytes_for, request.app.state, source, plan)
+    state = request.app.state
+    static = source.static_tile(plan)
+    if static is not None:
+        tiles: TileMemory = state.iiif_tiles
+        body = tiles.get(static)
+        if body is None:
+            body = await to_thread.run_sync(tiles.read, static)
+        response = Response(body, media_type=plan.media_type, headers=headers)
+        if access_levels(request) == PUBLIC_ACCESS and not request.url.query:
+            answers: TileAnswers = state.iiif_answers
+            tile = FastTile(identifier, source.folder, response.raw_headers, body)
+            answers.remember(request.url.path, tile)
+        return response
+    body = await to_thread.run_sync(_rendered, state.iiif_cache, source, plan)
     return Response(body, media_type=plan.media_type, headers=headers)
 
 
@@ -240,9 +248,23 @@ class Published:
 
 
 async def _published(request: Request, identifier: str) -> Published:
-    """The page an image id names: ``<asset id>`` (a document's first page) or ``…~<n>``."""
-    museum = get_museum(request)
+    """The page an image id names: ``<asset id>`` (a document's first page) or ``…~<n>``.
+
+    Remembered for a few seconds (:class:`server.iiif_cache.Lookups`): a viewer asks for
+    dozens of tiles of one image at once.
+    """
     levels = access_levels(request)
+    lookups: Lookups[Published] = request.app.state.iiif_lookups
+    known = lookups.get((identifier, levels))
+    if known is not None:
+        return known
+    published = await _look_up(request, identifier, levels)
+    lookups.put((identifier, levels), published)
+    return published
+
+
+async def _look_up(request: Request, identifier: str, levels: tuple[str, ...]) -> Published:
+    museum = get_museum(request)
     asset_id, separator, page_text = identifier.partition(PAGE_SEPARATOR)
     page = _page_number(page_text) if separator else 1
 
@@ -274,12 +296,19 @@ def _page_number(text: str) -> int:
 
 async def _source(request: Request, identifier: str) -> ImageSource:
     published = await _published(request, identifier)
-    return await to_thread.run_sync(_load_source, identifier, published.folder)
+    known = _SOURCES.get(published.folder)
+    if known is not None:
+        return known
+    source = await to_thread.run_sync(_load_source, identifier, published.folder)
+    _SOURCES[published.folder] = source
+    return source
 
 
-@functools.lru_cache(maxsize=4096)
+# What the pipeline wrote, by folder: kept, since a published version never changes.
+_SOURCES: dict[Path, ImageSource] = {}
+
+
 def _load_source(identifier: str, folder: Path) -> ImageSource:
-    """What the pipeline wrote; kept, since a published version never changes."""
     import pyvips
 
     stored = json.loads((folder / "iiif" / "info.json").read_text("utf-8"))
@@ -311,14 +340,9 @@ def _error(request: Request, exc: MuseumError) -> Response:
 # Pixels
 
 
-def _bytes_for(state: Any, source: ImageSource, plan: ImagePlan) -> bytes:
-    """A static tile from memory or its file; else a cached or fresh rendering."""
-    tiles: TileMemory = state.iiif_tiles
-    cache: DiskCache = state.iiif_cache
-    static = source.static_tile(plan)
-    if static is not None:
-        return tiles.read(static)
-    key = f"{source.folder.parent.name}/{source.folder.name}/{plan.canonical}"
+def _rendered(cache: DiskCache, source: ImageSource, plan: ImagePlan) -> bytes:
+    """From the disk cache, or rendered (and kept) now."""
+    key = f"{source.folder}/{plan.canonical}"
     cached = cache.get(key)
     if cached is not None:
         return cached
@@ -329,20 +353,20 @@ def _bytes_for(state: Any, source: ImageSource, plan: ImagePlan) -> bytes:
 
 def render(source: ImageSource, plan: ImagePlan) -> bytes:
     """``plan`` rendered from the pyramid level just above the size it asks for."""
-    import pyvips
 
     x, y, w, h = plan.region
     out_w, out_h = plan.size
     shrink = min(w / out_w, h / out_h)
     wanted = math.floor(math.log2(shrink)) if shrink >= 1 else 0
     level = min(wanted, source.levels - 1)
-    picture = pyvips.Image.new_from_file(str(source.pyramid), page=level, access="random")
+    picture = _level(source.pyramid, level)
     factor = source.width / picture.width
     left, top = int(x / factor), int(y / factor)
     right = min(picture.width, max(left + 1, math.ceil((x + w) / factor)))
     bottom = min(picture.height, max(top + 1, math.ceil((y + h) / factor)))
     picture = picture.crop(left, top, right - left, bottom - top)
-    picture = picture.thumbnail_image(out_w, height=out_h, size="force")
+    if (picture.width, picture.height) != (out_w, out_h):
+        picture = picture.thumbnail_image(out_w, height=out_h, size="force")
     if plan.mirror:
         picture = picture.fliphor()
     picture = _rotated(picture, plan.rotation, plan.format)
@@ -351,6 +375,14 @@ def render(source: ImageSource, plan: ImagePlan) -> bytes:
         if plan.quality == "bitonal":
             picture = (picture[0] > BITONAL_THRESHOLD).ifthenelse(255, 0).cast("uchar")
     return _encode(picture, plan.format)
+
+
+@functools.lru_cache(maxsize=256)
+def _level(pyramid: Path, level: int) -> Any:
+    """One level of a pyramidal TIFF, opened once: libvips images are immutable and shared."""
+    import pyvips
+
+    return pyvips.Image.new_from_file(str(pyramid), page=level, access="random")
 
 
 def _rotated(picture: Any, degrees: float, fmt: str) -> Any:
@@ -376,101 +408,3 @@ def _encode(picture: Any, fmt: str) -> bytes:
     else:
         data = picture.webpsave_buffer(Q=JPEG_QUALITY, strip=True)
     return data
-
-
-# Caches
-
-
-class TileMemory:
-    """Recently served static tiles, as bytes: a file read costs more than the whole answer."""
-
-    def __init__(self, limit: int = TILE_MEMORY_BYTES) -> None:
-        self.limit = limit
-        self.used = 0
-        self.items: OrderedDict[Path, bytes] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def read(self, path: Path) -> bytes:
-        with self.lock:
-            data = self.items.get(path)
-            if data is not None:
-                self.items.move_to_end(path)
-                return data
-        data = path.read_bytes()
-        with self.lock:
-            if path not in self.items:
-                self.items[path] = data
-                self.used += len(data)
-            while self.used > self.limit and self.items:
-                _, dropped = self.items.popitem(last=False)
-                self.used -= len(dropped)
-        return data
-
-
-class DiskCache:
-    """Rendered images by canonical request, bounded in bytes; the least recently used go first.
-
-    Files are written whole (temporary name, then rename), so a reader never sees half a
-    file; a hit refreshes the file's time, which the sweep orders by.
-    """
-
-    def __init__(self, root: Path, limit: int) -> None:
-        self.root = root
-        self.limit = limit
-        self.lock = threading.Lock()
-        self.used: int | None = None  # measured on first write
-
-    def _path(self, key: str) -> Path:
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        return self.root / digest[:2] / digest
-
-    def get(self, key: str) -> bytes | None:
-        path = self._path(key)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        with contextlib.suppress(OSError):
-            os.utime(path)  # the sweep keeps what is read
-        return data
-
-    def put(self, key: str, data: bytes) -> None:
-        if self.limit <= 0 or len(data) > self.limit:
-            return
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-        partial.write_bytes(data)
-        partial.replace(path)
-        with self.lock:
-            if self.used is None:
-                self.used = self._measure()
-            else:
-                self.used += len(data)
-            if self.used > self.limit:
-                self.used = self._sweep(int(self.limit * 0.9))
-
-    def _files(self) -> list[tuple[float, int, Path]]:
-        found = []
-        for path in self.root.glob("*/*"):
-            if path.name.startswith("."):
-                continue
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                continue
-            found.append((stat.st_mtime, stat.st_size, path))
-        return found
-
-    def _measure(self) -> int:
-        return sum(size for _, size, _ in self._files())
-
-    def _sweep(self, target: int) -> int:
-        files = sorted(self._files())
-        total = sum(size for _, size, _ in files)
-        for _, size, path in files:
-            if total <= target:
-                break
-            path.unlink(missing_ok=True)
-            total -= size
-        return total

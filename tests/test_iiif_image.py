@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -230,3 +231,50 @@ def test_the_disk_cache_stays_within_its_bound(tmp_path: Path) -> None:
     assert cache.get("key-29") == bytes([29]) * 1000  # the newest stays
     assert cache.get("key-0") is None  # the oldest went first
     assert not [p for p in tmp_path.rglob(".*") if p.is_file()]  # no half-written files
+
+
+def test_repeated_public_tiles_are_replayed_until_the_lookup_expires(
+    client: TestClient, seeded_settings: Settings
+) -> None:
+    path = f"/iiif/3/{IMAGE_ID}/512,0,512,512/512,512/0/default.jpg"
+    first = client.get(path)
+    tile = seeded_settings.data_dir / "derivatives" / IMAGE_ID / "v1" / "iiif" / "512,0,512,512"
+    tile_file = tile / "512,512" / "0" / "default.jpg"
+    # With the file gone and the app's own tile memory emptied, only the replay layer can
+    # answer with the tile's bytes.
+    tile_file.unlink()
+    state = client.app.state  # type: ignore[attr-defined]
+    state.iiif_tiles.items.clear()
+    state.iiif_tiles.used = 0
+    replayed = client.get(path)
+    assert replayed.status_code == 200 and replayed.content == first.content
+    for name in ("access-control-allow-origin", "link", "cache-control", "x-content-type-options"):
+        assert replayed.headers[name] == first.headers[name], name
+    head = client.head(path)
+    assert head.status_code == 200 and head.content == b""
+    # Once the lookup expires the app answers again: the file is gone, so it renders.
+    state.iiif_lookups.ttl = 0.0
+    state.iiif_lookups.items.clear()
+    rendered = client.get(path)
+    assert rendered.status_code == 200 and rendered.content != first.content
+
+
+def test_a_withdrawn_image_stops_being_served_within_the_lookup_time(
+    client: TestClient, seeded_settings: Settings
+) -> None:
+    path = f"/iiif/3/{IMAGE_ID}/0,0,512,512/512,512/0/default.jpg"
+    state = client.app.state  # type: ignore[attr-defined]
+    state.iiif_lookups.ttl = 0.3
+    assert client.get(path).status_code == 200
+    db = Database(seeded_settings.resolved_database_url)
+
+    def withdraw(session: Session) -> None:
+        asset = session.get(Asset, IMAGE_ID)
+        assert asset is not None
+        asset.access_level = "staff"
+
+    db.call(withdraw, write=True)
+    db.dispose()
+    time.sleep(0.4)
+    assert client.get(path).status_code == 404
+    assert client.get(f"/iiif/3/{IMAGE_ID}/info.json").status_code == 404

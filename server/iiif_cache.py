@@ -1,0 +1,231 @@
+"""The IIIF image server's memory: what it has read, rendered and looked up recently.
+
+- :class:`ByteLRU` — bytes by key, bounded in bytes, least recently used out first.
+- :class:`DiskCache` — rendered images by canonical request, on disk, bounded in bytes.
+- :class:`Lookups` — which published folder an image id names, for a few seconds, so a
+  viewer's burst of tile requests costs one catalog query, not hundreds.
+- :class:`FastTiles` — an ASGI layer in front of the app that answers a pre-generated tile
+  it has answered before straight from memory, with the same headers, while the image's
+  lookup is fresh. Anything else goes to the app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from server.middleware import SECURITY_HEADERS
+from server.vocab import PUBLIC_ACCESS
+
+TILE_MEMORY_BYTES = 64 * 1024 * 1024  # recently served tiles kept in memory
+LOOKUP_SECONDS = 10.0  # how long an image id's published folder is trusted without the catalog
+LOOKUP_ENTRIES = 10_000
+T = TypeVar("T")
+
+
+class ByteLRU(Generic[T]):
+    """Values with a size in bytes, at most ``limit`` bytes in all; thread-safe."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.items: OrderedDict[Hashable, tuple[T, int]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable) -> T | None:
+        with self.lock:
+            found = self.items.get(key)
+            if found is None:
+                return None
+            self.items.move_to_end(key)
+            return found[0]
+
+    def put(self, key: Hashable, value: T, size: int) -> None:
+        if size > self.limit:
+            return
+        with self.lock:
+            old = self.items.pop(key, None)
+            if old is not None:
+                self.used -= old[1]
+            self.items[key] = (value, size)
+            self.used += size
+            while self.used > self.limit and self.items:
+                _, (_, dropped) = self.items.popitem(last=False)
+                self.used -= dropped
+
+
+class TileMemory(ByteLRU[bytes]):
+    """Recently served static tiles, as bytes: a file read costs more than the whole answer."""
+
+    def __init__(self, limit: int = TILE_MEMORY_BYTES) -> None:
+        super().__init__(limit)
+
+    def read(self, path: Path) -> bytes:
+        data = self.get(path)
+        if data is None:
+            data = path.read_bytes()
+            self.put(path, data, len(data))
+        return data
+
+
+class DiskCache:
+    """Rendered images by canonical request, bounded in bytes; the least recently used go first.
+
+    Files are written whole (temporary name, then rename), so a reader never sees half a
+    file; a hit refreshes the file's time, which the sweep orders by.
+    """
+
+    def __init__(self, root: Path, limit: int) -> None:
+        self.root = root
+        self.limit = limit
+        self.lock = threading.Lock()
+        self.used: int | None = None  # measured on first write
+
+    def _path(self, key: str) -> Path:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return self.root / digest[:2] / digest
+
+    def get(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # the sweep keeps what is read
+        return data
+
+    def put(self, key: str, data: bytes) -> None:
+        if self.limit <= 0 or len(data) > self.limit:
+            return
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+        partial.write_bytes(data)
+        partial.replace(path)
+        with self.lock:
+            if self.used is None:
+                self.used = self._measure()
+            else:
+                self.used += len(data)
+            if self.used > self.limit:
+                self.used = self._sweep(int(self.limit * 0.9))
+
+    def _files(self) -> list[tuple[float, int, Path]]:
+        found = []
+        for path in self.root.glob("*/*"):
+            if path.name.startswith("."):
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            found.append((stat.st_mtime, stat.st_size, path))
+        return found
+
+    def _measure(self) -> int:
+        return sum(size for _, size, _ in self._files())
+
+    def _sweep(self, target: int) -> int:
+        files = sorted(self._files())
+        total = sum(size for _, size, _ in files)
+        for _, size, path in files:
+            if total <= target:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+        return total
+
+
+class Lookups(Generic[T]):
+    """Values for a few seconds: a catalog change reaches the image server within ``ttl``."""
+
+    def __init__(self, ttl: float = LOOKUP_SECONDS, entries: int = LOOKUP_ENTRIES) -> None:
+        self.ttl = ttl
+        self.entries = entries
+        self.items: dict[Hashable, tuple[float, T]] = {}
+
+    def get(self, key: Hashable) -> T | None:
+        found = self.items.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: Hashable, value: T) -> None:
+        if len(self.items) >= self.entries:
+            self.items.clear()  # rare, and cheaper than tracking ages
+        self.items[key] = (time.monotonic() + self.ttl, value)
+
+
+@dataclass(frozen=True)
+class FastTile:
+    """A static tile answer as the app gave it: whose it is, its headers and bytes."""
+
+    identifier: str
+    folder: Path
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class TileAnswers:
+    """The static tile answers :class:`FastTiles` replays, shared with the app's handlers."""
+
+    def __init__(self, lookups: Lookups[Any], limit: int = TILE_MEMORY_BYTES) -> None:
+        self.lookups = lookups
+        self.answers: ByteLRU[FastTile] = ByteLRU(limit)
+
+    def remember(self, path: str, tile: FastTile) -> None:
+        headers = [
+            *tile.headers,
+            *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()),
+        ]
+        answer = FastTile(tile.identifier, tile.folder, headers, tile.body)
+        self.answers.put(path, answer, len(tile.body))
+
+    def replay(self, path: str) -> FastTile | None:
+        """The answer for ``path`` while its image's lookup is fresh and unchanged."""
+        tile = self.answers.get(path)
+        if tile is None:
+            return None
+        published = self.lookups.get((tile.identifier, PUBLIC_ACCESS))
+        return tile if published is not None and published.folder == tile.folder else None
+
+
+class FastTiles:
+    """Answer repeated pre-generated tile requests before routing and middleware run.
+
+    Serving a tile through Starlette costs over a millisecond of Python; a viewer asks
+    for dozens at once. The image handler records each public static tile answer in
+    :class:`TileAnswers`; this outermost layer replays it while the image's lookup is
+    still fresh and names the same folder, so access changes and new versions take
+    effect within the lookup's lifetime. It adds the security headers itself, since it
+    answers before that middleware.
+    """
+
+    def __init__(self, app: ASGIApp, answers: TileAnswers) -> None:
+        self.app = app
+        self.answers = answers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and not scope.get("query_string")
+            and (tile := self.answers.replay(scope["path"])) is not None
+        ):
+            body = b"" if scope["method"] == "HEAD" else tile.body
+            await send({"type": "http.response.start", "status": 200, "headers": tile.headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
