@@ -23,6 +23,7 @@ from server.errors import MuseumError
 from server.handlers import handle_http_exception, handle_museum_error, handle_unexpected
 from server.i18n import load_catalogs
 from server.iiif_cache import DiskCache, FastTiles, Lookups, TileAnswers, TileMemory
+from server.iiif_image import fast_render
 from server.jobs import JobService
 from server.middleware import LanguageMiddleware, SecurityHeadersMiddleware
 from server.queue import Queue
@@ -131,7 +132,8 @@ def create_app(settings: Settings, viewer_dist: Path = VIEWER_DIST) -> Starlette
     app = Starlette(
         routes=build_routes(settings, viewer_dist),
         middleware=[
-            Middleware(FastTiles, answers=answers),  # first: replays public tiles before the rest
+            # first: replays public tiles and renders known images before the rest
+            Middleware(FastTiles, answers=answers, render=fast_render),
             Middleware(SecurityHeadersMiddleware),
             Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_SIZE),
             Middleware(LanguageMiddleware, default=settings.language),

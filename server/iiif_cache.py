@@ -6,7 +6,8 @@
   viewer's burst of tile requests costs one catalog query, not hundreds.
 - :class:`FastTiles` — an ASGI layer in front of the app that answers a pre-generated tile
   it has answered before straight from memory, with the same headers, while the image's
-  lookup is fresh. Anything else goes to the app.
+  lookup is fresh, and renders other requests for such images without routing and
+  middleware. Anything else goes to the app.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -32,6 +33,8 @@ TILE_MEMORY_BYTES = 64 * 1024 * 1024  # recently served tiles kept in memory
 LOOKUP_SECONDS = 10.0  # how long an image id's published folder is trusted without the catalog
 LOOKUP_ENTRIES = 10_000
 T = TypeVar("T")
+# Renders a request the app has the facts for: (headers, body), or None to let the app answer.
+Render = Callable[[Scope], Awaitable[tuple[list[tuple[bytes, bytes]], bytes] | None]]
 
 
 class ByteLRU(Generic[T]):
@@ -213,9 +216,10 @@ class FastTiles:
     answers before that middleware.
     """
 
-    def __init__(self, app: ASGIApp, answers: TileAnswers) -> None:
+    def __init__(self, app: ASGIApp, answers: TileAnswers, render: Render | None = None) -> None:
         self.app = app
         self.answers = answers
+        self.render = render
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -224,8 +228,26 @@ class FastTiles:
             and not scope.get("query_string")
             and (tile := self.answers.replay(scope["path"])) is not None
         ):
-            body = b"" if scope["method"] == "HEAD" else tile.body
-            await send({"type": "http.response.start", "status": 200, "headers": tile.headers})
-            await send({"type": "http.response.body", "body": body})
+            await self._send(scope, send, tile.headers, tile.body)
+            return
+        if (
+            self.render is not None
+            and scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and not scope.get("query_string")
+            and (rendered := await self.render(scope)) is not None
+        ):
+            headers, body = rendered
+            security = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+            await self._send(scope, send, [*headers, *security], body)
             return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _send(
+        scope: Scope, send: Send, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )

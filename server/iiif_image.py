@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from anyio import to_thread
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.types import Scope
 
 from server.api import access_levels
 from server.errors import N_, MuseumError, NotFound
@@ -173,6 +175,54 @@ async def image(request: Request) -> Response:
         return response
     body = await to_thread.run_sync(_rendered, state.iiif_cache, source, plan)
     return Response(body, media_type=plan.media_type, headers=headers)
+
+
+_IMAGE_PATH = re.compile(r"/iiif/3/([^/]+)/([^/]+)/([^/]+)/([^/]+)/([^/]+)")
+INLINE_PIXELS = 1024 * 1024  # renders this small run on the event loop: a thread hop costs more
+
+
+async def fast_render(scope: Scope) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+    """A rendered public image, answered before routing and middleware; None: the app answers.
+
+    Only for images whose lookup and source are already known (the app has served
+    them within the lookup time) and requests that parse: errors, unknown images,
+    pre-generated tiles and everything else go through the app as usual.
+    """
+    match = _IMAGE_PATH.fullmatch(scope["path"])
+    if match is None:
+        return None
+    identifier, region, size, rotation, quality_format = match.groups()
+    state = scope["app"].state
+    published: Published | None = state.iiif_lookups.get((identifier, PUBLIC_ACCESS))
+    source = _SOURCES.get(published.folder) if published is not None else None
+    if source is None:
+        return None
+    try:
+        parsed = parse_request(region, size, rotation, quality_format)
+        max_area = state.museum.settings.iiif_max_area
+        plan = plan_request(parsed, source.width, source.height, max_area=max_area)
+    except MuseumError:
+        return None
+    if source.static_tile(plan) is not None:
+        return None
+    width, height = plan.size
+    if width * height <= INLINE_PIXELS:
+        body = _rendered(state.iiif_cache, source, plan)
+    else:
+        body = await to_thread.run_sync(_rendered, state.iiif_cache, source, plan)
+    base = public_base(Request(scope))
+    headers = [
+        (b"content-type", plan.media_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"access-control-allow-origin", b"*"),
+        (b"cache-control", IMAGE_CACHE.encode()),
+        (
+            b"link",
+            f'<{base}/iiif/3/{identifier}/{plan.canonical}>;rel="canonical", '
+            f'<{PROFILE_URL}>;rel="profile"'.encode(),
+        ),
+    ]
+    return headers, body
 
 
 async def text_annotations(request: Request) -> Response:

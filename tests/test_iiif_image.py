@@ -278,3 +278,19 @@ def test_a_withdrawn_image_stops_being_served_within_the_lookup_time(
     time.sleep(0.4)
     assert client.get(path).status_code == 404
     assert client.get(f"/iiif/3/{IMAGE_ID}/info.json").status_code == 404
+
+
+def test_known_images_are_rendered_before_routing_with_the_same_answer(
+    client: TestClient,
+) -> None:
+    path = f"/iiif/3/{IMAGE_ID}/100,100,300,300/150,/0/default.jpg"
+    through_app = client.get(path)  # the first request looks the image up in the catalog
+    assert "content-language" in through_app.headers  # the app's middleware ran
+    fast = client.get(path)
+    assert "content-language" not in fast.headers  # answered before the middleware
+    assert fast.content == through_app.content
+    for name in ("content-type", "access-control-allow-origin", "link", "x-content-type-options"):
+        assert fast.headers[name] == through_app.headers[name], name
+    # Errors still come from the app, translated and naming the parameter.
+    bad = client.get(f"/iiif/3/{IMAGE_ID}/100,100,300,300/150,/0/sepia.jpg")
+    assert bad.status_code == 400 and bad.json()["error"]["parameter"] == "quality"
