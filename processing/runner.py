@@ -18,6 +18,7 @@ from typing import Any
 from processing.images import report as image_report
 from processing.images.model import KINDS as IMAGE_KINDS
 from processing.images.model import ImageOptions
+from processing.report import Progress, write_report
 from processing.sandbox import ChildLimits, SandboxError, parse_progress, run_in_child
 from processing.threed import pipeline as threed
 from processing.threed.model import KINDS as MODEL_KINDS
@@ -25,7 +26,6 @@ from processing.threed.model import ModelOptions
 
 TARGETS = {kind: "processing.threed.pipeline:run_job" for kind in MODEL_KINDS}
 TARGETS |= {kind: "processing.images.pipeline:run_job" for kind in IMAGE_KINDS}
-Progress = Callable[[float, str], None]
 
 
 class Failure(Exception):
@@ -106,7 +106,7 @@ def _run(
         report = run_in_child(target, payload, limits, on_line=forward)
     except SandboxError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        threed.write_report(out, failure_report(exc.code, exc.reason))
+        write_report(out, failure_report(exc.code, exc.reason))
         raise Failure(exc.code, exc.reason) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

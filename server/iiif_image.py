@@ -274,11 +274,8 @@ async def text_annotations(request: Request) -> Response:
 
 def _read_lines(published: Published, lines_path: str) -> dict[str, Any]:
     """The lines.json the pipeline wrote (its path is relative to the version folder)."""
-    version = published.folder
-    for _ in Path(str(published.page_info.get("folder", ""))).parts:
-        version = version.parent
-    path = (version / lines_path).resolve()
-    if not path.is_relative_to(version.resolve()) or not path.is_file():
+    path = (published.version / lines_path).resolve()
+    if not path.is_relative_to(published.version.resolve()) or not path.is_file():
         raise NotFound(N_("No text for image {id}."), parameter="identifier", id="")
     data: dict[str, Any] = json.loads(path.read_text("utf-8"))
     return data
@@ -292,8 +289,8 @@ class Published:
     """A visible asset's published version, and where one page's files are in it."""
 
     asset: Asset
-    page: int
-    folder: Path  # the page's folder: iiif/, pyramid.tif, ocr/
+    version: Path  # the published version's folder
+    folder: Path  # the page's folder in it: iiif/, pyramid.tif, ocr/
     page_info: dict[str, Any]
 
 
@@ -334,7 +331,7 @@ async def _look_up(request: Request, identifier: str, levels: tuple[str, ...]) -
     folder = version / str((info or {}).get("folder", ""))
     if not folder.resolve().is_relative_to(version.resolve()):
         raise NotFound(N_("No image with id {id}."), parameter="identifier", id=identifier)
-    return Published(asset, page, folder, info or {})
+    return Published(asset, version, folder, info or {})
 
 
 def _page_number(text: str) -> int:
@@ -350,12 +347,15 @@ async def _source(request: Request, identifier: str) -> ImageSource:
     if known is not None:
         return known
     source = await to_thread.run_sync(_load_source, identifier, published.folder)
+    if len(_SOURCES) >= SOURCE_ENTRIES:
+        _SOURCES.clear()  # rare: thousands of versions served by one process
     _SOURCES[published.folder] = source
     return source
 
 
 # What the pipeline wrote, by folder: kept, since a published version never changes.
 _SOURCES: dict[Path, ImageSource] = {}
+SOURCE_ENTRIES = 4096
 
 
 def _load_source(identifier: str, folder: Path) -> ImageSource:

@@ -123,9 +123,8 @@ def process_image_job(context: JobContext) -> dict[str, Any]:
     version = version_for(asset.sha256, options)
     report = _publish(context, asset, version, run)
     folder = context.store.derivative_dir(asset.id, version)
-    text = ocr_text(folder, report, asset.id, version)
-    _record(context, asset.id, version, image_summary(report), text)
     technical = image_summary(report)
+    _record(context, asset.id, version, technical, ocr_text(folder, report, asset.id, version))
     return {"asset_id": asset.id, "version": version, "pages": len(technical["pages"])}
 
 

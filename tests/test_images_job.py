@@ -40,6 +40,34 @@ def gradient(path: Path, width: int = 1500, height: int = 1000) -> Path:
     return path
 
 
+def ingest_and_process(tmp_path: Path, source: Path, record_id: str) -> tuple[Settings, Asset]:
+    """``museum ingest`` into a seeded catalog, then a worker's queue drained: the asset row."""
+    settings = Settings(data_dir=tmp_path / "data", job_retry_delay=0.0)
+    db = Database(settings.resolved_database_url)
+    upgrade(db)
+    db.call(lambda session: import_catalog_file(session, SEED_CATALOG), write=True)
+    db.dispose()
+    result = run_museum(
+        tmp_path, "ingest", "--record", record_id, str(source), env={"MUSEUM_LANGUAGE": "en"}
+    )
+    assert result.returncode == 0, result.stderr
+    asset_id = result.stdout.split("\t")[0]
+    service = JobService(
+        Database(settings.resolved_database_url),
+        Queue(settings.resolved_queue_url),
+        settings,
+        job_handlers(),
+        Store(settings.data_dir),
+    )
+    try:
+        drain(service, timeout=300)
+        row = service.db.call(lambda s: s.get(Asset, asset_id))
+    finally:
+        service.db.dispose()
+    assert row is not None
+    return settings, row
+
+
 def test_images_and_documents_are_routed_to_the_image_pipeline() -> None:
     assert pipeline_for("image") == pipeline_for("document") == "process_image"
 
@@ -60,31 +88,10 @@ def test_the_watermark_follows_the_rights_statement() -> None:
 
 
 def test_an_ingested_image_is_published_and_served_over_iiif(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    settings = Settings(data_dir=data, job_retry_delay=0.0)
-    db = Database(settings.resolved_database_url)
-    upgrade(db)
-    db.call(lambda session: import_catalog_file(session, SEED_CATALOG), write=True)
-    db.dispose()
     source = gradient(tmp_path / "gong.jpg")
-    result = run_museum(
-        tmp_path, "ingest", "--record", "DL-ICH-01", str(source), env={"MUSEUM_LANGUAGE": "en"}
-    )
-    assert result.returncode == 0, result.stderr
-    asset_id = result.stdout.split("\t")[0]
-    service = JobService(
-        Database(settings.resolved_database_url),
-        Queue(settings.resolved_queue_url),
-        settings,
-        job_handlers(),
-        Store(settings.data_dir),
-    )
-    try:
-        drain(service, timeout=300)
-        row = service.db.call(lambda s: s.get(Asset, asset_id))
-    finally:
-        service.db.dispose()
-    assert row is not None and row.published_version is not None
+    settings, row = ingest_and_process(tmp_path, source, "DL-ICH-01")
+    data, asset_id = settings.data_dir, row.id
+    assert row.published_version is not None
     assert (row.technical["width"], row.technical["height"]) == (1500, 1000)
     assert row.technical["pipeline"] == "image"
     folder = data / "derivatives" / asset_id / row.published_version
@@ -164,28 +171,9 @@ def test_a_scanned_document_is_read_and_found_by_search(tmp_path: Path) -> None:
     source = tmp_path / "scan.pdf"
     pages[0].save(source, save_all=True, append_images=pages[1:], resolution=300)
 
-    data = tmp_path / "data"
-    settings = Settings(data_dir=data, job_retry_delay=0.0)
-    db = Database(settings.resolved_database_url)
-    upgrade(db)
-    db.call(lambda session: import_catalog_file(session, SEED_CATALOG), write=True)
-    db.dispose()
-    result = run_museum(tmp_path, "ingest", "--record", "DL-REL-01", str(source))
-    assert result.returncode == 0, result.stderr
-    asset_id = result.stdout.split("\t")[0]
-    service = JobService(
-        Database(settings.resolved_database_url),
-        Queue(settings.resolved_queue_url),
-        settings,
-        job_handlers(),
-        Store(settings.data_dir),
-    )
-    try:
-        drain(service, timeout=300)
-        row = service.db.call(lambda s: s.get(Asset, asset_id))
-    finally:
-        service.db.dispose()
-    assert row is not None and row.published_version is not None
+    settings, row = ingest_and_process(tmp_path, source, "DL-REL-01")
+    data, asset_id = settings.data_dir, row.id
+    assert row.published_version is not None
     assert row.kind == "document" and len(row.technical["pages"]) == 2
     folder = data / "derivatives" / asset_id / row.published_version
     report = json.loads((folder / "report.json").read_text())

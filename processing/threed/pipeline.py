@@ -12,25 +12,19 @@ options give byte-identical artefacts (the report's timings differ, nothing else
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tempfile
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from processing import report as common
+from processing.report import REPORT_VERSION, Progress, Steps, describe, sha256, write_report
 from processing.threed import clean, glb, lod, metrics, normalize, render
 from processing.threed.inputs import load_model
 from processing.threed.model import Limits, LodSpec, Model, ModelError, ModelOptions, Part
 
-REPORT_NAME = "report.json"
-REPORT_VERSION = 1
 POSTER = ("poster.jpg", "poster")
 THUMBNAIL = ("thumbnail.jpg", "thumbnail")
 POSTER_ASPECT = 0.75
@@ -38,28 +32,6 @@ GLB_TYPE = "model/gltf-binary"
 TOOLS = ("numpy", "scipy", "trimesh", "open3d", "meshoptimizer", "pillow", "laspy", "pye57")
 RECONSTRUCT_DEPTH = 9
 RECONSTRUCT_TRIM_QUANTILE = 0.02
-
-Progress = Callable[[float, str], None]
-
-
-class _Steps:
-    """Times each step and forwards progress."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.timings: dict[str, float] = {}
-        self.progress = progress
-
-    @contextmanager
-    def step(self, name: str, percent: float) -> Iterator[None]:
-        if self.progress is not None:
-            self.progress(percent, name)
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = round(
-                self.timings.get(name, 0.0) + time.perf_counter() - started, 3
-            )
 
 
 def process(
@@ -70,7 +42,7 @@ def process(
     Raises :class:`ModelError` for a refused or unreadable input; the caller
     decides where the failure report goes.
     """
-    steps = _Steps(progress)
+    steps = Steps(progress)
     report: dict[str, Any] = {
         "report_version": REPORT_VERSION,
         "status": "ok",
@@ -143,7 +115,7 @@ def _write_levels(
     role: str,
     out: Path,
     options: ModelOptions,
-    steps: _Steps,
+    steps: Steps,
 ) -> list[tuple[lod.Lod, dict[str, Any], dict[str, Any]]]:
     result = []
     goals = lod.targets(model, specs)
@@ -245,7 +217,7 @@ def _posters(level: lod.Lod, out: Path, options: ModelOptions) -> list[dict[str,
         pixels = render.render(model, width, height)
         target = out / name
         render.save_poster(pixels, target, quality=options.texture_quality)
-        artefact = _describe(out, name, "image/jpeg", role)
+        artefact = describe(out, name, "image/jpeg", role)
         artefact.update(width=width, height=height)
         artefacts.append(artefact)
     return artefacts
@@ -297,67 +269,26 @@ def _write_artefact(
     out: Path, name: str, data: bytes, media_type: str, role: str
 ) -> dict[str, Any]:
     (out / name).write_bytes(data)
-    return _describe(out, name, media_type, role)
-
-
-def _describe(out: Path, name: str, media_type: str, role: str) -> dict[str, Any]:
-    path = out / name
-    return {
-        "path": name,
-        "media_type": media_type,
-        "bytes": path.stat().st_size,
-        "sha256": _sha256(path),
-        "role": role,
-    }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return describe(out, name, media_type, role)
 
 
 def _describe_source(source: Path) -> dict[str, Any]:
     info: dict[str, Any] = {"name": source.name}
     if source.is_file():
-        info.update(bytes=source.stat().st_size, sha256=_sha256(source))
+        info.update(bytes=source.stat().st_size, sha256=sha256(source))
     elif source.is_dir():
         files = sorted(p for p in source.rglob("*") if p.is_file())
         info.update(bytes=sum(p.stat().st_size for p in files), files=len(files))
     return info
 
 
-def write_report(out: Path, report: dict[str, Any]) -> None:
-    """``report.json``, written whole (temporary file + rename)."""
-    out.mkdir(parents=True, exist_ok=True)
-    temporary = out / f".{REPORT_NAME}.tmp"
-    temporary.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    temporary.replace(out / REPORT_NAME)
-
-
 def failure_report(source: Path, options: ModelOptions, code: str, reason: str) -> dict[str, Any]:
-    return {
-        "report_version": REPORT_VERSION,
-        "status": "failed",
-        "pipeline": "3d",
-        "source": {"name": source.name},
-        "parameters": options.parameters(),
-        "error": {"code": code, "reason": reason},
-        "artefacts": [],
-        "tools": tool_versions(),
-    }
+    report = common.failure_report("3d", source, options.parameters(), code, reason)
+    return {**report, "tools": tool_versions()}
 
 
 def tool_versions() -> dict[str, str]:
-    versions = {}
-    for name in TOOLS:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
+    return common.package_versions(TOOLS)
 
 
 # Options across the process boundary
