@@ -14,7 +14,6 @@ the ``Link`` headers of their canonical form and of the level-2 profile.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -28,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Scope
 
+from processing.images import render as renderer
 from server.api import access_levels
 from server.errors import N_, MuseumError, NotFound
 from server.handlers import error_response
@@ -71,8 +71,7 @@ EXTRA_FEATURES = [
     "sizeUpscaling",
 ]
 IMAGE_KINDS = ("image", "document")
-JPEG_QUALITY = 85
-BITONAL_THRESHOLD = 128
+JPEG_QUALITY = renderer.JPEG_QUALITY
 
 
 @dataclass(frozen=True)
@@ -403,58 +402,4 @@ def _rendered(cache: DiskCache, source: ImageSource, plan: ImagePlan) -> bytes:
 
 def render(source: ImageSource, plan: ImagePlan) -> bytes:
     """``plan`` rendered from the pyramid level just above the size it asks for."""
-
-    x, y, w, h = plan.region
-    out_w, out_h = plan.size
-    shrink = min(w / out_w, h / out_h)
-    wanted = math.floor(math.log2(shrink)) if shrink >= 1 else 0
-    level = min(wanted, source.levels - 1)
-    picture = _level(source.pyramid, level)
-    factor = source.width / picture.width
-    left, top = int(x / factor), int(y / factor)
-    right = min(picture.width, max(left + 1, math.ceil((x + w) / factor)))
-    bottom = min(picture.height, max(top + 1, math.ceil((y + h) / factor)))
-    picture = picture.crop(left, top, right - left, bottom - top)
-    if (picture.width, picture.height) != (out_w, out_h):
-        picture = picture.thumbnail_image(out_w, height=out_h, size="force")
-    if plan.mirror:
-        picture = picture.fliphor()
-    picture = _rotated(picture, plan.rotation, plan.format)
-    if plan.quality in ("gray", "bitonal"):
-        picture = picture.colourspace("b-w")
-        if plan.quality == "bitonal":
-            picture = (picture[0] > BITONAL_THRESHOLD).ifthenelse(255, 0).cast("uchar")
-    return _encode(picture, plan.format)
-
-
-@functools.lru_cache(maxsize=256)
-def _level(pyramid: Path, level: int) -> Any:
-    """One level of a pyramidal TIFF, opened once: libvips images are immutable and shared."""
-    import pyvips
-
-    return pyvips.Image.new_from_file(str(pyramid), page=level, access="random")
-
-
-def _rotated(picture: Any, degrees: float, fmt: str) -> Any:
-    turns = {0.0: None, 90.0: "d90", 180.0: "d180", 270.0: "d270"}
-    if degrees in turns:
-        angle = turns[degrees]
-        return picture if angle is None else picture.rot(angle)
-    # Arbitrary angles: the corners outside the image are transparent where the format
-    # can say so (PNG, WebP) and white in JPEG.
-    if fmt != "jpg" and not picture.hasalpha():
-        picture = picture.bandjoin(255)
-    background = [0] * picture.bands if fmt != "jpg" else [255] * picture.bands
-    return picture.rotate(degrees, background=background)
-
-
-def _encode(picture: Any, fmt: str) -> bytes:
-    if fmt == "jpg":
-        if picture.hasalpha():
-            picture = picture.flatten(background=[255] * (picture.bands - 1))
-        data: bytes = picture.jpegsave_buffer(Q=JPEG_QUALITY, strip=True)
-    elif fmt == "png":
-        data = picture.pngsave_buffer(strip=True)
-    else:
-        data = picture.webpsave_buffer(Q=JPEG_QUALITY, strip=True)
-    return data
+    return renderer.render(source.pyramid, source.width, source.levels, plan)

@@ -57,11 +57,9 @@ class ImageOptions:
     """How an image or a document is turned into tiles, a pyramid and thumbnails."""
 
     kind: str | None = None  # image | document | None (decide from the file)
-    tile_size: int = 512  # IIIF level-0 tiles, px
+    tile_size: int = 512  # IIIF level-0 tiles and the pyramidal TIFF's tiles, px
     thumbnail_widths: tuple[int, ...] = (150, 400, 1200)  # px, never upscaled
-    jpeg_quality: int = 85  # tiles, thumbnails, DeepZoom
-    pyramid_quality: int = 90  # JPEG inside pyramid.tif (re-encoded by dynamic IIIF)
-    pyramid_tile_size: int = 256  # tiles inside pyramid.tif, px
+    jpeg_quality: int = 85  # tiles (encoded once, inside pyramid.tif), thumbnails, DeepZoom
     dzi: bool = False  # also write a DeepZoom pyramid (dzi/image.dzi)
     watermark: str | None = None  # text over every public derivative
     document_dpi: int = 300  # resolution PDF pages are rendered at
@@ -73,17 +71,14 @@ class ImageOptions:
         problems = []
         if self.kind is not None and self.kind not in KINDS:
             problems.append(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
-        if not 64 <= self.tile_size <= 4096:
-            problems.append(f"tile_size must be 64–4096 px, not {self.tile_size}")
-        if not 16 <= self.pyramid_tile_size <= 4096 or self.pyramid_tile_size % 16:
+        if not 64 <= self.tile_size <= 4096 or self.tile_size % 16:
             problems.append(
-                f"pyramid_tile_size must be a multiple of 16, not {self.pyramid_tile_size}"
+                f"tile_size must be a multiple of 16 from 64 to 4096 px, not {self.tile_size}"
             )
         if not self.thumbnail_widths or any(not 1 <= w <= 8192 for w in self.thumbnail_widths):
             problems.append(f"thumbnail widths must be 1–8192 px, not {self.thumbnail_widths}")
-        for name in ("jpeg_quality", "pyramid_quality"):
-            if not 1 <= getattr(self, name) <= 100:
-                problems.append(f"{name} must be 1–100, not {getattr(self, name)}")
+        if not 1 <= self.jpeg_quality <= 100:
+            problems.append(f"jpeg_quality must be 1–100, not {self.jpeg_quality}")
         if not 36 <= self.document_dpi <= 1200:
             problems.append(f"document_dpi must be 36–1200, not {self.document_dpi}")
         if self.watermark is not None and not self.watermark.strip():

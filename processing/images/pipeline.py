@@ -1,9 +1,10 @@
 """The image pipeline: a photograph, scan or document in; IIIF tiles, a pyramid, thumbnails out.
 
 Steps, each timed in the report: probe (format from the bytes, every limit
-from the headers, nothing decoded), metadata, then per page: IIIF level-0
-tiles, a pyramidal TIFF, thumbnails (from the TIFF's nearest level),
-checksums, and optionally DeepZoom and a lossless page image for OCR.
+from the headers, nothing decoded), metadata, then per page: a pyramidal TIFF
+(the one full decode), the IIIF level-0 tiles cut from it, thumbnails (from
+the TIFF's nearest level), checksums, and optionally DeepZoom and a lossless
+page image for OCR.
 
 Every output streams from a fresh, lazy open of the source through the same
 image → image steps (orient, to sRGB, watermark, strip metadata), so memory
@@ -23,7 +24,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,17 @@ from processing.images import color, pyramid
 from processing.images.fallback import transcode_jpeg2000
 from processing.images.metadata import public_copy, read_metadata, rights_xmp
 from processing.images.model import ImageError, ImageLimits, ImageOptions
-from processing.images.probe import Page, Probe, load, orientation_of, probe, vips_error
+from processing.images.probe import (
+    FAIL_ON,
+    Page,
+    Probe,
+    damage_in,
+    load,
+    orientation_of,
+    probe,
+    vips_error,
+    vips_warnings,
+)
 from processing.images.report import (
     PIPELINE,
     REPORT_VERSION,
@@ -190,14 +201,14 @@ class _PageWork:
         folder.mkdir(parents=True, exist_ok=True)
         before = color.describe(self._open())
         public = self._prepared(public=True)
-        tiles = self._tiles(public, folder)
-        sizes = sorted({*tiles.sizes, *self._thumbnails(folder)})
+        tiles, digests = self._tiles(public, folder)
+        sizes = sorted({*tiles.sizes, *self._thumbnails(folder, digests)})
         pyramid.write_info(
             folder / "iiif", public.width, public.height, self.options.tile_size, sizes
         )
         with self._step("checksums", 0.8):
             files, tile_bytes = pyramid.checksum_tiles(
-                folder / "iiif", folder / pyramid.CHECKSUMS_FILE
+                folder / "iiif", folder / pyramid.CHECKSUMS_FILE, digests
             )
         self._add(
             "iiif/info.json",
@@ -271,27 +282,31 @@ class _PageWork:
             "mean_confidence": round(page.mean_confidence, 3),
         }
 
-    def _tiles(self, public: pyvips.Image, folder: Path) -> pyramid.Tiles:
-        """IIIF level-0 tiles, then the pyramidal TIFF (each streamed from its own decode)."""
+    def _tiles(self, public: pyvips.Image, folder: Path) -> tuple[pyramid.Tiles, dict[str, str]]:
+        """The pyramidal TIFF (the one decode of the source), then the IIIF tiles cut from it."""
         options = self.options
-        with self._step("tiles", 0.0):
-            tiles = pyramid.build_tiles(
-                public,
-                folder / "iiif",
+        with self._step("pyramid", 0.0), vips_warnings() as warnings:
+            pyramid.build_pyramid_tiff(
+                self._prepared(public=True, fail_on="none"),
+                folder / "pyramid.tif",
                 options.tile_size,
                 options.jpeg_quality,
                 keep_metadata=self._keep,
             )
-        with self._step("pyramid", 0.45):
-            pyramid.build_pyramid_tiff(
-                self._prepared(public=True),
-                folder / "pyramid.tif",
-                options.pyramid_tile_size,
-                options.pyramid_quality,
-                keep_metadata=self._keep,
-            )
+        damage = damage_in(warnings, self.found.path)
+        if damage is not None:
+            raise damage
         self._add("pyramid.tif", "image/tiff", "pyramid", width=public.width, height=public.height)
-        return tiles
+        with self._step("tiles", 0.6):
+            return pyramid.build_tiles(
+                folder / "pyramid.tif",
+                folder / "iiif",
+                public.width,
+                public.height,
+                options.tile_size,
+                options.jpeg_quality,
+                xmp=self.xmp,
+            )
 
     def _dzi(self, folder: Path) -> None:
         with self._step("dzi", 0.85):
@@ -313,21 +328,22 @@ class _PageWork:
         with self.steps.step(name, start + share * span), vips_errors(self.found.path):
             yield
 
-    def _open(self, access: str = "sequential") -> pyvips.Image:
+    def _open(self, access: str = "sequential", fail_on: str = FAIL_ON) -> pyvips.Image:
         return load(
             self.found.path,
             self.found.loader,
             page=self.page.index,
             access=access,
             dpi=self.options.document_dpi,
+            fail_on=fail_on,
         )
 
-    def _prepared(self, *, public: bool) -> pyvips.Image:
+    def _prepared(self, *, public: bool, fail_on: str = FAIL_ON) -> pyvips.Image:
         """Upright 8-bit sRGB, lazily; public derivatives get the watermark and lose metadata."""
-        image = self._open()
+        image = self._open(fail_on=fail_on)
         orientation = orientation_of(image)
         if orientation not in SEQUENTIAL_ORIENTATIONS:
-            image = self._open("random")
+            image = self._open("random", fail_on)
         with vips_errors(self.found.path):
             image = color.orient(image, orientation)
             image, notes = color.to_srgb(image)
@@ -338,7 +354,7 @@ class _PageWork:
                 image = apply_watermark(image, self.options.watermark)
         return public_copy(image, self.xmp if public else None)
 
-    def _thumbnails(self, folder: Path) -> list[tuple[int, int]]:
+    def _thumbnails(self, folder: Path, digests: dict[str, str]) -> list[tuple[int, int]]:
         """thumb-150.jpg … from the pyramid, each also a IIIF size under iiif/full/."""
         made = []
         with self._step("thumbnails", 0.75):
@@ -351,7 +367,8 @@ class _PageWork:
                     self.options.jpeg_quality,
                     xmp=self.xmp,
                 )
-                pyramid.add_size(folder / "iiif", (w, h), (folder / name).read_bytes())
+                thumb = (folder / name).read_bytes()
+                digests.update(pyramid.add_size(folder / "iiif", (w, h), thumb))
                 self._add(name, JPEG, f"thumbnail:{width}", width=w, height=h)
                 made.append((w, h))
         return made
@@ -448,7 +465,9 @@ def options_to_json(options: ImageOptions) -> dict[str, Any]:
 
 
 def options_from_json(data: dict[str, Any]) -> ImageOptions:
-    values = dict(data)
+    """Options a (possibly older) caller sent; names this version no longer has are dropped."""
+    known = {field.name for field in fields(ImageOptions)}
+    values = {key: value for key, value in data.items() if key in known}
     values["limits"] = ImageLimits(**values["limits"])
     values["thumbnail_widths"] = tuple(values["thumbnail_widths"])
     return replace(ImageOptions(), **values)

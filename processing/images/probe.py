@@ -15,7 +15,10 @@ allowed by name and only ever runs in the resource-limited sandbox child.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,9 +146,14 @@ def load(
     page: int = 0,
     access: str = "sequential",
     dpi: int | None = None,
+    fail_on: str = FAIL_ON,
 ) -> pyvips.Image:
-    """Open one page lazily (header now, pixels on demand) with truncation as an error."""
-    options: dict[str, Any] = {"access": access, "fail_on": FAIL_ON}
+    """Open one page lazily (header now, pixels on demand) with truncation as an error.
+
+    ``fail_on="none"`` turns damage found while decoding into libvips warnings
+    (see :func:`vips_warnings`), for the one step where an error would crash libvips.
+    """
+    options: dict[str, Any] = {"access": access, "fail_on": fail_on}
     if loader in PAGED_LOADERS:
         options["page"] = page
     if loader in VECTOR_LOADERS and dpi is not None:
@@ -177,6 +185,60 @@ def vips_error(exc: pyvips.Error, path: Path) -> ImageError:
     if any(word in lowered for word in DECODER_WORDS):
         return ImageError("malformed", f"{path.name} is damaged and cannot be decoded ({detail}).")
     return ImageError("failed", f"Processing {path.name} failed in libvips ({detail}).")
+
+
+@contextmanager
+def vips_warnings() -> Iterator[list[str]]:
+    """The warnings libvips gives while the block runs (pyvips passes them to ``logging``).
+
+    libvips 8.14's pyramidal ``tiffsave`` crashes (a NULL seek while it cleans up)
+    when its source fails half-way, as a truncated JPEG does with ``fail_on``: so the
+    pyramid decodes with ``fail_on="none"`` and :func:`damage_in` reads the warnings.
+    libvips logs them when the load is freed, so the block must let go of its images.
+    """
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    logger = logging.getLogger("pyvips")
+    handler = Collect(logging.WARNING)
+    level = logger.level
+    if logger.getEffectiveLevel() > logging.WARNING:
+        logger.setLevel(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield seen
+        # A load logs its warnings when it is freed, and libvips' operation cache keeps it:
+        # emptying the cache frees it now (the caller must hold no image from it).
+        size = pyvips.cache_get_max()
+        pyvips.cache_set_max(0)
+        pyvips.cache_set_max(size)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def damage_in(warnings: list[str], path: Path) -> ImageError | None:
+    """The refusal ``fail_on=FAIL_ON`` would have raised, from warnings libvips gave instead.
+
+    Truncation and decoder errors (a PNG's CRC, a JPEG 2000 tile) refuse the file;
+    libjpeg's "Corrupt JPEG data" notes, which many camera files trigger, do not,
+    as with ``fail_on="error"``.
+    """
+    for message in warnings:
+        lowered = message.lower()
+        if "corrupt jpeg data" in lowered or ("gave" in lowered and "warning" in lowered):
+            continue
+        detail = message.removeprefix("VIPS: ").strip().rstrip(".")
+        if any(word in lowered for word in (*TRUNCATION_WORDS, "not enough data")):
+            return ImageError("malformed", f"{path.name} is truncated ({detail}).")
+        if "error" in lowered or "crc" in lowered:
+            return ImageError(
+                "malformed", f"{path.name} is damaged and cannot be decoded ({detail})."
+            )
+    return None
 
 
 def probe(path: Path, options: ImageOptions) -> Probe:

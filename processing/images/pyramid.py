@@ -1,12 +1,14 @@
-"""IIIF level-0 tiles, a pyramidal TIFF, thumbnails and DeepZoom, all streamed by libvips.
+"""A pyramidal TIFF, the IIIF level-0 tiles cut from it, thumbnails and DeepZoom.
 
-The tile geometry is computed here independently of libvips
-(:func:`scale_factors`, :func:`tile_paths`) so tests can check that the
-pyramid on disk is exactly the one a IIIF client will ask for, and so
-``info.json`` can be corrected: libvips 8.14's ``iiif3`` layout writes the
-single-tile top level but leaves its scale factor out of ``info.json``
-(a 512×512 image gets ``"scaleFactors": []``), and writes a
-``vips-properties.xml`` holding the save date and the source's metadata.
+The image is decoded once: libvips streams it into a tiled pyramidal TIFF
+(JPEG tiles of the IIIF tile size and quality), and the IIIF tiles are that
+TIFF's tiles, copied as standalone JPEG files (:mod:`processing.images.tiffjpeg`);
+only the tiles the TIFF does not hold as they are (edges, cut short) are
+rendered. So one encode serves both the static tiles and the dynamic server.
+
+The tile geometry is computed here (:func:`scale_factors`, :func:`tile_specs`),
+so tests can check that the pyramid on disk is exactly the one a IIIF client
+will ask for.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import hashlib
 import json
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyvips
 
+from processing.images import render, tiffjpeg
 from processing.images.color import flatten
 from processing.images.metadata import public_copy
 
@@ -35,6 +39,7 @@ DZI_NAME = "image"
 # BigTIFF when the uncompressed pyramid could pass 4 GiB (a classic TIFF's offsets are 32-bit).
 BIGTIFF_BYTES = 3 * 1024**3
 PYRAMID_SHARE = 4 / 3  # a pyramid holds 1 + 1/4 + 1/16 + … of the full image
+RENDER_THREADS = 2  # tiles the pyramid cannot give as they are (libvips releases the GIL)
 
 
 @dataclass(frozen=True)
@@ -62,77 +67,151 @@ def level_size(width: int, height: int, factor: int) -> tuple[int, int]:
     return math.ceil(width / factor), math.ceil(height / factor)
 
 
-def tile_paths(width: int, height: int, tile_size: int) -> Iterator[str]:
-    """Every tile a IIIF Image API 3.0 client asks for, as ``x,y,w,h/w,h/0/default.jpg``.
+@dataclass(frozen=True)
+class TileSpec:
+    """One IIIF tile: its region in full-resolution pixels, its size, and its pyramid level."""
 
-    Levels are walked finest first; a URL a coarser level repeats is given once
-    (a 1×1 corner region is 1×1 at every scale: 1025×1025 has 13 tiles, not 14).
+    level: int  # scale factor 2**level
+    column: int
+    row: int
+    region: tuple[int, int, int, int]
+    size: tuple[int, int]
+
+    @property
+    def path(self) -> str:
+        x, y, w, h = self.region
+        return f"{x},{y},{w},{h}/{self.size[0]},{self.size[1]}/0/{TILE_NAME}"
+
+    # What a renderer needs (see processing.images.render.Plan).
+    rotation = 0.0
+    mirror = False
+    quality = "default"
+    format = "jpg"
+
+
+def tile_specs(width: int, height: int, tile_size: int) -> Iterator[TileSpec]:
+    """Every tile a IIIF Image API 3.0 client asks for, finest level first.
+
+    A URL a coarser level repeats is given once (a 1×1 corner region is 1×1 at
+    every scale: 1025×1025 has 13 tiles, not 14).
     """
-    seen: set[str] = set()
-    for factor in scale_factors(width, height, tile_size):
+    seen: set[tuple[int, int, int, int]] = set()
+    for level, factor in enumerate(scale_factors(width, height, tile_size)):
         span = tile_size * factor
-        for y in range(0, height, span):
-            for x in range(0, width, span):
+        for row, y in enumerate(range(0, height, span)):
+            for column, x in enumerate(range(0, width, span)):
                 w, h = min(span, width - x), min(span, height - y)
-                size = f"{math.ceil(w / factor)},{math.ceil(h / factor)}"
-                path = f"{x},{y},{w},{h}/{size}/0/{TILE_NAME}"
-                if path not in seen:
-                    seen.add(path)
-                    yield path
+                if (x, y, w, h) in seen:
+                    continue
+                seen.add((x, y, w, h))
+                size = (math.ceil(w / factor), math.ceil(h / factor))
+                yield TileSpec(level, column, row, (x, y, w, h), size)
+
+
+def tile_paths(width: int, height: int, tile_size: int) -> Iterator[str]:
+    """Every tile's ``x,y,w,h/w,h/0/default.jpg``, finest level first (see :func:`tile_specs`)."""
+    return (spec.path for spec in tile_specs(width, height, tile_size))
 
 
 def expected_tile_count(width: int, height: int, tile_size: int) -> int:
     """How many tile files the pyramid has (columns × rows summed over the levels, less repeats)."""
-    return sum(1 for _ in tile_paths(width, height, tile_size))
+    return sum(1 for _ in tile_specs(width, height, tile_size))
 
 
 # IIIF level 0
 
 
 def build_tiles(
-    image: pyvips.Image,
+    pyramid_tif: Path,
     folder: Path,
+    width: int,
+    height: int,
     tile_size: int,
     quality: int,
     *,
-    keep_metadata: bool,
-) -> Tiles:
-    """IIIF Image API 3.0 level-0 tiles and ``info.json`` in ``folder`` (which must not exist).
+    xmp: bytes | None,
+    threads: int = RENDER_THREADS,
+) -> tuple[Tiles, dict[str, str]]:
+    """IIIF Image API 3.0 level-0 tiles in ``folder`` (which must not exist), from the pyramid.
 
-    ``image`` is 8-bit sRGB or grey; alpha is flattened on white (JPEG).
-    ``keep_metadata`` keeps the image's (already cleaned) rights packet in every tile.
+    A whole tile at a level the TIFF holds, in JPEG tiles of ``tile_size``, is the
+    TIFF's own tile, copied (:mod:`processing.images.tiffjpeg`): the pixels were
+    encoded once, when the pyramid was written. The others (edge tiles, cut short;
+    levels the TIFF stops before; a pyramid with alpha, kept lossless) are rendered
+    from the pyramid by :func:`processing.images.render.render`, as the server would.
+    ``xmp`` (the rights packet) goes into every tile. Returns what was written and
+    the SHA-256 of each file, by path relative to ``folder``.
     """
-    flat = flatten(image)
-    flat.dzsave(
-        str(folder),
-        layout="iiif3",
-        tile_size=tile_size,
-        overlap=0,
-        suffix=f".jpg[Q={quality}]",
-        id=PLACEHOLDER_ID,
-        no_strip=keep_metadata,
-    )
-    (folder / PROPERTIES_FILE).unlink(missing_ok=True)
-    factors = scale_factors(image.width, image.height, tile_size)
-    top = level_size(image.width, image.height, factors[-1])
-    count = sum(1 for _ in folder.glob(f"*/*/0/{TILE_NAME}"))
-    _alias_full(folder, image.width, image.height, top, tile_size)
-    return Tiles(count=count, scale_factors=tuple(factors), sizes=(top,))
+    folder.mkdir()
+    levels = int(pyvips.Image.new_from_file(str(pyramid_tif)).get("n-pages"))
+    digests: dict[str, str] = {}
+    count = 0
+
+    def write(spec: TileSpec, data: bytes) -> None:
+        nonlocal count
+        _write(folder / spec.path, data)
+        digests[spec.path] = hashlib.sha256(data).hexdigest()
+        count += 1
+
+    def rendered(spec: TileSpec) -> bytes:
+        data = render.render(pyramid_tif, width, levels, spec, jpeg_quality=quality)
+        return tiffjpeg.with_xmp(data, xmp)
+
+    with tiffjpeg.JpegTiles(pyramid_tif) as tiff, ThreadPoolExecutor(threads) as pool:
+        pending = []
+        for spec in tile_specs(width, height, tile_size):
+            copied = _copied(tiff, spec, tile_size, xmp)
+            if copied is None:
+                pending.append((spec, pool.submit(rendered, spec)))
+            else:
+                write(spec, copied)
+        for spec, future in pending:
+            write(spec, future.result())
+    factors = scale_factors(width, height, tile_size)
+    top = level_size(width, height, factors[-1])
+    _alias_full(folder, width, height, top, tile_size, digests)
+    return Tiles(count=count, scale_factors=tuple(factors), sizes=(top,)), digests
+
+
+def _copied(
+    tiff: tiffjpeg.JpegTiles, spec: TileSpec, tile_size: int, xmp: bytes | None
+) -> bytes | None:
+    """The TIFF's own tile for ``spec`` when it is exactly that tile, else None."""
+    level = tiff.levels[spec.level] if spec.level < len(tiff.levels) else None
+    if level is None or spec.size != (tile_size, tile_size):
+        return None
+    if (level.tile_width, level.tile_height) != (tile_size, tile_size):
+        return None
+    if (spec.column + 1) * tile_size > level.width or (spec.row + 1) * tile_size > level.height:
+        return None
+    return tiff.tile(spec.level, spec.column, spec.row, xmp=xmp)
 
 
 def _alias_full(
-    folder: Path, width: int, height: int, top: tuple[int, int], tile_size: int
+    folder: Path,
+    width: int,
+    height: int,
+    top: tuple[int, int],
+    tile_size: int,
+    digests: dict[str, str],
 ) -> None:
     """The single-tile top level under ``full/…`` too: where OpenSeadragon and others ask for it."""
     source = folder / f"0,0,{width},{height}" / f"{top[0]},{top[1]}" / "0" / TILE_NAME
-    add_size(folder, top, source.read_bytes())
+    data = source.read_bytes()
+    digests.update(add_size(folder, top, data))
     if width <= tile_size and height <= tile_size:
-        _write(folder / "full" / "max" / "0" / TILE_NAME, source.read_bytes())
+        _write(folder / "full" / "max" / "0" / TILE_NAME, data)
+        digests[f"full/max/0/{TILE_NAME}"] = hashlib.sha256(data).hexdigest()
 
 
-def add_size(folder: Path, size: tuple[int, int], jpeg: bytes) -> None:
-    """A whole-image JPEG at ``full/w,h/0/default.jpg`` (listed in ``info.json``'s sizes)."""
-    _write(folder / "full" / f"{size[0]},{size[1]}" / "0" / TILE_NAME, jpeg)
+def add_size(folder: Path, size: tuple[int, int], jpeg: bytes) -> dict[str, str]:
+    """A whole-image JPEG at ``full/w,h/0/default.jpg`` (listed in ``info.json``'s sizes).
+
+    Returns its SHA-256 by path relative to ``folder``.
+    """
+    relative = f"full/{size[0]},{size[1]}/0/{TILE_NAME}"
+    _write(folder / relative, jpeg)
+    return {relative: hashlib.sha256(jpeg).hexdigest()}
 
 
 def write_info(
@@ -164,20 +243,26 @@ def write_info(
     return info
 
 
-def checksum_tiles(folder: Path, target: Path) -> tuple[int, int]:
+def checksum_tiles(
+    folder: Path, target: Path, known: dict[str, str] | None = None
+) -> tuple[int, int]:
     """A ``sha256sum -c`` manifest of every file under ``folder``; returns (files, bytes).
 
-    Hashing is a small fraction of encoding the tiles, so every tile is covered
-    for fixity, while the report stays small (it records this file's hash).
+    ``known`` holds digests already taken as the files were written (by path
+    relative to ``folder``): only the others are read. Every tile is covered for
+    fixity, while the report stays small (it records this file's hash).
     """
+    known = known or {}
     lines = []
     total = 0
     base = target.parent
     for path in sorted(folder.rglob("*")):
         if path.is_file():
             total += path.stat().st_size
-            relative = path.relative_to(base).as_posix()
-            lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {relative}\n")
+            digest = known.get(path.relative_to(folder).as_posix())
+            if digest is None:
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            lines.append(f"{digest}  {path.relative_to(base).as_posix()}\n")
     target.write_text("".join(lines), "utf-8")
     return len(lines), total
 
@@ -188,7 +273,11 @@ def checksum_tiles(folder: Path, target: Path) -> tuple[int, int]:
 def build_pyramid_tiff(
     image: pyvips.Image, path: Path, tile_size: int, quality: int, *, keep_metadata: bool
 ) -> None:
-    """A tiled pyramidal TIFF for dynamic IIIF: JPEG inside, or lossless deflate with alpha."""
+    """A tiled pyramidal TIFF: JPEG tiles (the IIIF tiles' bytes), or lossless deflate with alpha.
+
+    Each level is the one above shrunk 2×2 (its size rounded down, libvips'
+    rule), down to the first level that fits in one tile.
+    """
     lossless = image.hasalpha()
     bigtiff = image.width * image.height * image.bands * PYRAMID_SHARE > BIGTIFF_BYTES
     options: dict[str, Any] = {
