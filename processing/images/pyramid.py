@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -255,14 +256,17 @@ def checksum_tiles(
     known = known or {}
     lines = []
     total = 0
-    base = target.parent
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
+    prefix = folder.relative_to(target.parent).as_posix()
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = Path(root, name)
+            relative = path.relative_to(folder).as_posix()
             total += path.stat().st_size
-            digest = known.get(path.relative_to(folder).as_posix())
+            digest = known.get(relative)
             if digest is None:
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            lines.append(f"{digest}  {path.relative_to(base).as_posix()}\n")
+            lines.append(f"{digest}  {prefix}/{relative}\n")
+    lines.sort(key=lambda line: line[66:])
     target.write_text("".join(lines), "utf-8")
     return len(lines), total
 
