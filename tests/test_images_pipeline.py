@@ -275,6 +275,20 @@ def test_the_tiles_are_exactly_the_computed_ones(tmp_path: Path, size: tuple[int
             assert tile.size == tuple(int(v) for v in path.split("/")[1].split(","))
 
 
+@pytest.mark.parametrize("size", [(1025, 1025, 512), (2148, 2148, 64), (2148, 300, 64)])
+def test_the_computed_tiles_are_the_ones_libvips_dzsave_writes(
+    tmp_path: Path, size: tuple[int, int, int]
+) -> None:
+    """An independent oracle for the geometry. 2148 px at 64: the corner region at x = 2048
+    is a tile at two levels, at two sizes (7 px and 4 px): two URLs, two files."""
+    width, height, tile = size
+    image = pyvips.Image.black(width, height, bands=3).copy(interpretation="srgb")
+    image.dzsave(str(tmp_path / "dz"), layout="iiif3", tile_size=tile, suffix=".jpg")
+    assert set(pyramid.tile_paths(width, height, tile)) == tiles_on_disk(tmp_path / "dz")
+    built_tiles(tmp_path / "ours", image, tile_size=tile)
+    assert tiles_on_disk(tmp_path / "ours" / "iiif") == tiles_on_disk(tmp_path / "dz")
+
+
 def test_whole_tiles_are_the_pyramids_own_bytes_and_edges_are_rendered(tmp_path: Path) -> None:
     """1100×600 at 256 px: whole tiles copied from the TIFF, in the right place; the rest
     (cut short at the edges, and the top level, which the TIFF rounds down) rendered."""

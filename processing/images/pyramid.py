@@ -96,16 +96,16 @@ def tile_specs(width: int, height: int, tile_size: int) -> Iterator[TileSpec]:
     A URL a coarser level repeats is given once (a 1×1 corner region is 1×1 at
     every scale: 1025×1025 has 13 tiles, not 14).
     """
-    seen: set[tuple[int, int, int, int]] = set()
+    seen: set[tuple[int, int, int, int, int, int]] = set()
     for level, factor in enumerate(scale_factors(width, height, tile_size)):
         span = tile_size * factor
         for row, y in enumerate(range(0, height, span)):
             for column, x in enumerate(range(0, width, span)):
                 w, h = min(span, width - x), min(span, height - y)
-                if (x, y, w, h) in seen:
-                    continue
-                seen.add((x, y, w, h))
                 size = (math.ceil(w / factor), math.ceil(h / factor))
+                if (x, y, w, h, *size) in seen:  # the same URL: the same region and size
+                    continue
+                seen.add((x, y, w, h, *size))
                 yield TileSpec(level, column, row, (x, y, w, h), size)
 
 
