@@ -76,7 +76,7 @@ TILE = 512  # the pipeline's IIIF tile size (ImageOptions.tile_size)
 DYNAMIC_TILE = 256  # pyramid.tif's own tiles: the requests iipsrv answers natively
 DYNAMIC_FACTORS = (1, 2, 4, 8)
 STATIC_TILES = 1000  # the working set of static tiles (fits the server's tile memory)
-JPEG_QUALITY = 85  # the pipeline's tiles and server.iiif_image's renderings
+JPEG_QUALITY = 85  # the pipeline's tiles and processing.images.render's renderings
 SOURCE_QUALITY = 90
 PILLOW_CAP = 4 * 1024**3  # address-space limit of the naive tiler
 ASSET_ID = "b3e4c5a6d7e8f9a0b1c2d3e4f5a6b7c8"
@@ -655,7 +655,7 @@ def iipsrv_processes(count: int) -> Iterator[tuple[list[int], list[subprocess.Po
     """``count`` iipsrv FastCGI processes on the server core; yields their ports and processes."""
     env = {
         **os.environ,
-        "JPEG_QUALITY": str(JPEG_QUALITY),  # the same as server.iiif_image.JPEG_QUALITY
+        "JPEG_QUALITY": str(JPEG_QUALITY),  # the same as processing.images.render.JPEG_QUALITY
         "MAX_IMAGE_CACHE_SIZE": "0",  # like ours with its disk cache off
         "OMP_NUM_THREADS": "1",
     }

@@ -71,7 +71,6 @@ EXTRA_FEATURES = [
     "sizeUpscaling",
 ]
 IMAGE_KINDS = ("image", "document")
-JPEG_QUALITY = renderer.JPEG_QUALITY
 
 
 @dataclass(frozen=True)

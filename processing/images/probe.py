@@ -181,10 +181,16 @@ def vips_error(exc: pyvips.Error, path: Path) -> ImageError:
     if "operation is blocked" in lowered:
         return ImageError("unsupported_format", f"{path.name} needs a loader that is not allowed.")
     if any(word in lowered for word in TRUNCATION_WORDS):
-        return ImageError("malformed", f"{path.name} is truncated ({detail}).")
+        return malformed(path, detail, truncated=True)
     if any(word in lowered for word in DECODER_WORDS):
-        return ImageError("malformed", f"{path.name} is damaged and cannot be decoded ({detail}).")
+        return malformed(path, detail, truncated=False)
     return ImageError("failed", f"Processing {path.name} failed in libvips ({detail}).")
+
+
+def malformed(path: Path, detail: str, *, truncated: bool) -> ImageError:
+    """A damaged file's refusal, naming libvips' own words in ``detail``."""
+    what = "is truncated" if truncated else "is damaged and cannot be decoded"
+    return ImageError("malformed", f"{path.name} {what} ({detail}).")
 
 
 @contextmanager
@@ -233,11 +239,9 @@ def damage_in(warnings: list[str], path: Path) -> ImageError | None:
             continue
         detail = message.removeprefix("VIPS: ").strip().rstrip(".")
         if any(word in lowered for word in (*TRUNCATION_WORDS, "not enough data")):
-            return ImageError("malformed", f"{path.name} is truncated ({detail}).")
+            return malformed(path, detail, truncated=True)
         if "error" in lowered or "crc" in lowered:
-            return ImageError(
-                "malformed", f"{path.name} is damaged and cannot be decoded ({detail})."
-            )
+            return malformed(path, detail, truncated=False)
     return None
 
 

@@ -144,21 +144,19 @@ def build_tiles(
     the SHA-256 of each file, by path relative to ``folder``.
     """
     folder.mkdir()
-    levels = int(pyvips.Image.new_from_file(str(pyramid_tif)).get("n-pages"))
     digests: dict[str, str] = {}
-    count = 0
 
     def write(spec: TileSpec, data: bytes) -> None:
-        nonlocal count
         _write(folder / spec.path, data)
         digests[spec.path] = hashlib.sha256(data).hexdigest()
-        count += 1
-
-    def rendered(spec: TileSpec) -> bytes:
-        data = render.render(pyramid_tif, width, levels, spec, jpeg_quality=quality)
-        return tiffjpeg.with_xmp(data, xmp)
 
     with tiffjpeg.JpegTiles(pyramid_tif) as tiff, ThreadPoolExecutor(threads) as pool:
+        levels = len(tiff.levels)  # every page, JPEG or not
+
+        def rendered(spec: TileSpec) -> bytes:
+            data = render.render(pyramid_tif, width, levels, spec, jpeg_quality=quality)
+            return tiffjpeg.with_xmp(data, xmp)
+
         pending = []
         for spec in tile_specs(width, height, tile_size):
             copied = _copied(tiff, spec, tile_size, xmp)
@@ -168,6 +166,7 @@ def build_tiles(
                 write(spec, copied)
         for spec, future in pending:
             write(spec, future.result())
+    count = len(digests)  # the region tiles, before the full/ aliases join them
     factors = scale_factors(width, height, tile_size)
     top = level_size(width, height, factors[-1])
     _alias_full(folder, width, height, top, tile_size, digests)
@@ -254,19 +253,19 @@ def checksum_tiles(
     fixity, while the report stays small (it records this file's hash).
     """
     known = known or {}
+    prefix = folder.relative_to(target.parent).as_posix()
+    files = sorted(
+        Path(root, name).relative_to(folder).as_posix()
+        for root, _, names in os.walk(folder)
+        for name in names
+    )
     lines = []
     total = 0
-    prefix = folder.relative_to(target.parent).as_posix()
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = Path(root, name)
-            relative = path.relative_to(folder).as_posix()
-            total += path.stat().st_size
-            digest = known.get(relative)
-            if digest is None:
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            lines.append(f"{digest}  {prefix}/{relative}\n")
-    lines.sort(key=lambda line: line[66:])
+    for relative in files:
+        path = folder / relative
+        total += path.stat().st_size
+        digest = known.get(relative) or hashlib.sha256(path.read_bytes()).hexdigest()
+        lines.append(f"{digest}  {prefix}/{relative}\n")
     target.write_text("".join(lines), "utf-8")
     return len(lines), total
 
