@@ -60,6 +60,15 @@ def _parse_int(low: int, high: int) -> Callable[[str, str], int]:
     return _parse_range(int, low, high, "số nguyên", "a whole number")
 
 
+def _parse_tile_size(name: str, raw: str) -> int:
+    """A tile side: a whole number of pixels from 64 to 4096, a multiple of 16 (JPEG in TIFF)."""
+    value: int = _parse_int(64, 4096)(name, raw)
+    if value % 16:
+        vi, en = "phải là bội số của 16 (từ 64 đến 4096)", "must be a multiple of 16 (64–4096)"
+        raise SettingsError(name, raw, vi, en)
+    return value
+
+
 def _parse_seconds(low: float, high: float) -> Callable[[str, str], float]:
     return _parse_range(float, low, high, "số giây", "a number of seconds")
 
@@ -287,7 +296,10 @@ class Settings:
     )
     image_max_pages: int = setting(1000, _parse_int(1, 100_000), "Most pages a document may have.")
     image_tile_size: int = setting(
-        512, _parse_int(64, 4096), "Side of the pre-generated IIIF tiles, in pixels."
+        512,
+        _parse_tile_size,
+        "Side of the pre-generated IIIF tiles and of pyramid.tif's tiles, in pixels "
+        "(a multiple of 16).",
     )
     image_dzi: bool = setting(
         False, _parse_bool, "Also write a DeepZoom (.dzi) pyramid for each image."

@@ -53,6 +53,8 @@ def test_values_are_parsed(variable: str, raw: str, field: str, expected: object
         ("MUSEUM_HOST", "  "),
         ("MUSEUM_DATA_DIR", ""),
         ("MUSEUM_NO_SUCH_SETTING", "1"),
+        ("MUSEUM_IMAGE_TILE_SIZE", "500"),
+        ("MUSEUM_IMAGE_TILE_SIZE", "32"),
     ],
 )
 def test_malformed_values_name_the_variable(variable: str, raw: str) -> None:
