@@ -40,6 +40,7 @@ class Level:
     tile_width: int
     tile_height: int
     tables: bytes  # the JPEGTables tag: SOI, DQT/DHT segments, EOI (may be empty)
+    bands: int  # samples per pixel
     rgb: bool  # the tiles' JPEG holds R, G, B (else Y, Cb, Cr, or grey)
     offsets: tuple[int, ...]
     counts: tuple[int, ...]
@@ -60,6 +61,7 @@ class JpegTiles:
         import tifffile
 
         self.path = path
+        self._fd = -1
         with tifffile.TiffFile(path) as tiff:
             self.levels: list[Level | None] = [_level(page) for page in tiff.pages]
         self._fd = os.open(path, os.O_RDONLY)
@@ -73,6 +75,9 @@ class JpegTiles:
         value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # a cache may drop it without closing it
         self.close()
 
     def close(self) -> None:
@@ -135,6 +140,7 @@ def _level(page: object) -> Level | None:
         tile_width=tile_width,
         tile_height=int(page.tilelength),  # type: ignore[attr-defined]
         tables=bytes(getattr(page, "jpegtables", None) or b""),
+        bands=int(getattr(page, "samplesperpixel", 0)),
         rgb=int(getattr(page, "photometric", 0)) == TIFF_RGB
         and int(getattr(page, "samplesperpixel", 0)) >= 3,
         offsets=tuple(int(v) for v in page.dataoffsets),  # type: ignore[attr-defined]
