@@ -1051,8 +1051,10 @@ def section(results: Results) -> tuple[str, bool]:
         "### Pyramid build (against pyvips `dzsave`)",
         "",
         "The issue's goal: " + ISSUE_QUOTE + " It is judged on the whole pipeline, "
-        "`processing.images.pipeline.process` as a worker runs it: the one decode of the "
-        "source, a pyramidal TIFF (libvips `tiffsave`, 512-px JPEG tiles, Q85), then the IIIF "
+        "`processing.images.pipeline.process` as a worker runs it: a pyramidal TIFF (libvips "
+        "`tiffsave`, 512-px JPEG tiles, Q85; the full-resolution page from the one full decode "
+        "of the source, the smaller levels at the same time from a decode at half size), then "
+        "the IIIF "
         "level-0 tiles (iiif3 layout) copied from the TIFF's own tiles as standalone JPEGs, "
         "those an edge cuts short rendered from it; thumbnails (150, 400, 1200 px), "
         "`info.json` and a SHA-256 of every file. The anchor is "

@@ -577,6 +577,40 @@ def test_exif_orientation_renders_upright(tmp_path: Path, orientation: int) -> N
     assert difference.mean() < 6, f"orientation {orientation} not upright"
 
 
+@pytest.mark.parametrize("orientation", [1, 3, 6, 7])
+def test_a_jpegs_smaller_levels_come_from_a_half_size_decode_upright(
+    tmp_path: Path, orientation: int
+) -> None:
+    """A JPEG's levels below the first are written from a second decode at half size (libjpeg
+    shrinks while decoding) and joined to the first: same geometry as libvips' own pyramid,
+    the same picture, upright, every level."""
+    upright = picture(1000, 640)
+    stored = Image.fromarray(upright)
+    if orientation in UPRIGHT:
+        method = UPRIGHT[orientation]
+        stored = stored.transpose(INVERSE.get(method, method))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    source = tmp_path / "oriented.jpg"
+    stored.save(source, quality=95, exif=exif.tobytes())
+    out = tmp_path / "out"
+    report = run(source, out, tile_size=256)
+    assert report["statistics"]["tiles"] == pyramid.expected_tile_count(1000, 640, 256)
+    tiff = out / "pyramid.tif"
+    pages = pyvips.Image.new_from_file(str(tiff)).get("n-pages")
+    levels = [pyvips.Image.new_from_file(str(tiff), page=page) for page in range(pages)]
+    assert [(level.width, level.height) for level in levels] == [
+        (1000, 640),
+        (500, 320),
+        (250, 160),
+    ]
+    assert not (tmp_path / "out" / ".pyramid-levels.tif").exists()
+    whole = pyvips.Image.new_from_array(upright, interpretation="srgb")
+    for number, level in enumerate(levels):
+        want = vips_pixels(whole.shrink(2**number, 2**number) if number else whole)
+        assert np.abs(vips_pixels(level) - want).mean() < 4, f"level {number}"
+
+
 def test_sixteen_bits_are_scaled_not_clipped(tmp_path: Path) -> None:
     y, x = np.mgrid[0:64, 0:256]
     sixteen = np.stack([x * 257, (255 - x) * 257, y * 1000], -1).astype(np.uint16)

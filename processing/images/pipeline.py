@@ -36,6 +36,7 @@ from processing.images.metadata import public_copy, read_metadata, rights_xmp
 from processing.images.model import ImageError, ImageLimits, ImageOptions
 from processing.images.probe import (
     FAIL_ON,
+    SHRINK_ON_LOAD,
     Page,
     Probe,
     damage_in,
@@ -283,7 +284,8 @@ class _PageWork:
         }
 
     def _tiles(self, public: pyvips.Image, folder: Path) -> tuple[pyramid.Tiles, dict[str, str]]:
-        """The pyramidal TIFF (the one decode of the source), then the IIIF tiles cut from it."""
+        """The pyramidal TIFF (the one full decode of the source; a JPEG's smaller levels from
+        a second decode at half size, at the same time), then the IIIF tiles cut from it."""
         options = self.options
         with self._step("pyramid", 0.0), vips_warnings() as warnings:
             pyramid.build_pyramid_tiff(
@@ -292,6 +294,7 @@ class _PageWork:
                 options.tile_size,
                 options.jpeg_quality,
                 keep_metadata=self._keep,
+                half=self._half(),
             )
         damage = damage_in(warnings, self.found.path)
         if damage is not None:
@@ -328,7 +331,9 @@ class _PageWork:
         with self.steps.step(name, start + share * span), vips_errors(self.found.path):
             yield
 
-    def _open(self, access: str = "sequential", fail_on: str = FAIL_ON) -> pyvips.Image:
+    def _open(
+        self, access: str = "sequential", fail_on: str = FAIL_ON, shrink: int = 1
+    ) -> pyvips.Image:
         return load(
             self.found.path,
             self.found.loader,
@@ -336,14 +341,15 @@ class _PageWork:
             access=access,
             dpi=self.options.document_dpi,
             fail_on=fail_on,
+            shrink=shrink,
         )
 
-    def _prepared(self, *, public: bool, fail_on: str = FAIL_ON) -> pyvips.Image:
+    def _prepared(self, *, public: bool, fail_on: str = FAIL_ON, shrink: int = 1) -> pyvips.Image:
         """Upright 8-bit sRGB, lazily; public derivatives get the watermark and lose metadata."""
-        image = self._open(fail_on=fail_on)
+        image = self._open(fail_on=fail_on, shrink=shrink)
         orientation = orientation_of(image)
         if orientation not in SEQUENTIAL_ORIENTATIONS:
-            image = self._open("random", fail_on)
+            image = self._open("random", fail_on, shrink)
         with vips_errors(self.found.path):
             image = color.orient(image, orientation)
             image, notes = color.to_srgb(image)
@@ -353,6 +359,16 @@ class _PageWork:
             if public and self.options.watermark:
                 image = apply_watermark(image, self.options.watermark)
         return public_copy(image, self.xmp if public else None)
+
+    def _half(self) -> pyvips.Image | None:
+        """The public image at half size, decoded on its own, when that is cheap: a JPEG
+        shrinks while it decodes. Not with a watermark, whose size follows the image's."""
+        if self.found.loader not in SHRINK_ON_LOAD or self.options.watermark:
+            return None
+        noted = len(self.warnings)
+        half = self._prepared(public=True, fail_on="none", shrink=2)
+        del self.warnings[noted:]  # the same notes as the full image's
+        return half
 
     def _thumbnails(self, folder: Path, digests: dict[str, str]) -> list[tuple[int, int]]:
         """thumb-150.jpg … from the pyramid, each also a IIIF size under iiif/full/."""

@@ -139,6 +139,9 @@ def sniff_image(path: Path) -> str:
     return sniff_bytes(header, path.name).media_type
 
 
+SHRINK_ON_LOAD = frozenset({"jpegload"})
+
+
 def load(
     path: Path,
     loader: str,
@@ -147,13 +150,20 @@ def load(
     access: str = "sequential",
     dpi: int | None = None,
     fail_on: str = FAIL_ON,
+    shrink: int = 1,
 ) -> pyvips.Image:
     """Open one page lazily (header now, pixels on demand) with truncation as an error.
 
     ``fail_on="none"`` turns damage found while decoding into libvips warnings
     (see :func:`vips_warnings`), for the one step where an error would crash libvips.
+    ``shrink`` (2, 4 or 8; JPEG only) decodes at that fraction of the size, each side
+    rounded up, by libjpeg's DCT scaling: far less work than decoding it all.
     """
     options: dict[str, Any] = {"access": access, "fail_on": fail_on}
+    if shrink != 1:
+        if loader not in SHRINK_ON_LOAD:
+            raise ValueError(f"{loader} cannot shrink while decoding")
+        options["shrink"] = shrink
     if loader in PAGED_LOADERS:
         options["page"] = page
     if loader in VECTOR_LOADERS and dpi is not None:

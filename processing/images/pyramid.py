@@ -1,10 +1,16 @@
 """A pyramidal TIFF, the IIIF level-0 tiles cut from it, thumbnails and DeepZoom.
 
-The image is decoded once: libvips streams it into a tiled pyramidal TIFF
-(JPEG tiles of the IIIF tile size and quality), and the IIIF tiles are that
-TIFF's tiles, copied as standalone JPEG files (:mod:`processing.images.tiffjpeg`);
-only the tiles the TIFF does not hold as they are (edges, cut short) are
-rendered. So one encode serves both the static tiles and the dynamic server.
+libvips streams the image into a tiled pyramidal TIFF (JPEG tiles of the IIIF
+tile size and quality), and the IIIF tiles are that TIFF's tiles, copied as
+standalone JPEG files (:mod:`processing.images.tiffjpeg`); only the tiles the
+TIFF does not hold as they are (edges, cut short) are rendered. So one encode
+serves both the static tiles and the dynamic server.
+
+libvips 8.14 compresses a TIFF's tiles on one thread. When the caller can give
+the image at half size cheaply (a JPEG decodes at half size in a quarter of the
+work, by libjpeg's DCT scaling), the full-resolution page and the smaller levels
+are written by two pipelines at once, one per core, and joined into one file
+(:mod:`processing.images.tiffpages`).
 
 The tile geometry is computed here (:func:`scale_factors`, :func:`tile_specs`),
 so tests can check that the pyramid on disk is exactly the one a IIIF client
@@ -25,7 +31,7 @@ from typing import Any
 
 import pyvips
 
-from processing.images import render, tiffjpeg
+from processing.images import render, tiffjpeg, tiffpages
 from processing.images.color import flatten
 from processing.images.metadata import public_copy
 
@@ -274,12 +280,20 @@ def checksum_tiles(
 
 
 def build_pyramid_tiff(
-    image: pyvips.Image, path: Path, tile_size: int, quality: int, *, keep_metadata: bool
+    image: pyvips.Image,
+    path: Path,
+    tile_size: int,
+    quality: int,
+    *,
+    keep_metadata: bool,
+    half: pyvips.Image | None = None,
 ) -> None:
     """A tiled pyramidal TIFF: JPEG tiles (the IIIF tiles' bytes), or lossless deflate with alpha.
 
     Each level is the one above shrunk 2×2 (its size rounded down, libvips'
-    rule), down to the first level that fits in one tile.
+    rule), down to the first level that fits in one tile. ``half``, the same
+    image at half size decoded on its own, lets the levels below the first be
+    written from it while the first is written from ``image``: both cores busy.
     """
     lossless = image.hasalpha()
     bigtiff = image.width * image.height * image.bands * PYRAMID_SHARE > BIGTIFF_BYTES
@@ -295,7 +309,38 @@ def build_pyramid_tiff(
         options.update(compression="deflate", predictor="horizontal")
     else:
         options.update(compression="jpeg", Q=quality)
-    image.tiffsave(str(path), **options)
+    half = _levels_source(image, half, tile_size)
+    if half is None:
+        image.tiffsave(str(path), **options)
+        return
+    levels = path.with_name(f".{path.stem}-levels{path.suffix}")
+    try:
+        with ThreadPoolExecutor(2) as pool:  # libvips releases the GIL
+            top = pool.submit(image.tiffsave, str(path), **(options | {"pyramid": False}))
+            rest = pool.submit(half.tiffsave, str(levels), **(options | {"strip": True}))
+            top.result()
+            rest.result()
+        tiffpages.append_pages(path, levels)
+    finally:
+        levels.unlink(missing_ok=True)
+
+
+def _levels_source(
+    image: pyvips.Image, half: pyvips.Image | None, tile_size: int
+) -> pyvips.Image | None:
+    """``half`` cut to the second level's size (libvips rounds a level's size down), or None
+    when there is no second level or ``half`` cannot be it."""
+    if half is None or max(image.width, image.height) <= tile_size:
+        return None
+    width, height = image.width // 2, image.height // 2
+    same = (half.bands, half.format, half.interpretation) == (
+        image.bands,
+        image.format,
+        image.interpretation,
+    )
+    if not same or half.width < width or half.height < height:
+        return None
+    return half.crop(0, 0, width, height) if (half.width, half.height) != (width, height) else half
 
 
 def build_thumbnail(
