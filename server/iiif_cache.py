@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -32,6 +33,7 @@ from server.vocab import PUBLIC_ACCESS
 TILE_MEMORY_BYTES = 64 * 1024 * 1024  # recently served tiles kept in memory
 LOOKUP_SECONDS = 10.0  # how long an image id's published folder is trusted without the catalog
 LOOKUP_ENTRIES = 10_000
+REFRESH_SHARE = 0.7  # a lookup is renewed by one request after this share of its lifetime
 T = TypeVar("T")
 # Renders a request the app has the facts for: (headers, body), or None to let the app answer.
 Render = Callable[[Scope], Awaitable[tuple[list[tuple[bytes, bytes]], bytes] | None]]
@@ -152,23 +154,72 @@ class DiskCache:
 
 
 class Lookups(Generic[T]):
-    """Values for a few seconds: a catalog change reaches the image server within ``ttl``."""
+    """Values for a few seconds: a catalog change reaches the image server within ``ttl``.
+
+    Past ``refresh_share`` of its lifetime a value is still good but due: :meth:`claim_refresh` lets
+    one request go and look it up again while the others keep using it, so under a
+    steady stream of tile requests the value is renewed before it expires, not
+    rebuilt by every request in flight at the moment it expires. Lookups that do
+    happen run once per key at a time (:meth:`single_flight`).
+    """
 
     def __init__(self, ttl: float = LOOKUP_SECONDS, entries: int = LOOKUP_ENTRIES) -> None:
         self.ttl = ttl
+        self.refresh_share = REFRESH_SHARE
         self.entries = entries
-        self.items: dict[Hashable, tuple[float, T]] = {}
+        self.items: dict[Hashable, _Entry[T]] = {}
+        self.pending: dict[Hashable, asyncio.Future[T]] = {}
 
     def get(self, key: Hashable) -> T | None:
+        """The value until it expires."""
         found = self.items.get(key)
-        if found is None or found[0] < time.monotonic():
+        if found is None or found.expires < time.monotonic():
             return None
-        return found[1]
+        return found.value
+
+    def current(self, key: Hashable) -> T | None:
+        """The value until it is due for a refresh (then whoever asks looks it up again)."""
+        found = self.items.get(key)
+        if found is None or min(found.due, found.expires) < time.monotonic():
+            return None
+        return found.value
+
+    def claim_refresh(self, key: Hashable) -> bool:
+        """True once per value, when it is due: the caller should look it up again."""
+        found = self.items.get(key)
+        if found is None or found.claimed or found.due >= time.monotonic():
+            return False
+        found.claimed = True
+        return True
 
     def put(self, key: Hashable, value: T) -> None:
         if len(self.items) >= self.entries:
             self.items.clear()  # rare, and cheaper than tracking ages
-        self.items[key] = (time.monotonic() + self.ttl, value)
+        now = time.monotonic()
+        self.items[key] = _Entry(value, now + self.ttl, now + self.ttl * self.refresh_share)
+
+    async def single_flight(self, key: Hashable, look_up: Callable[[], Awaitable[T]]) -> T:
+        """``look_up()``'s value, kept; callers that ask while it runs share its answer."""
+        task = self.pending.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._fill(key, look_up))
+            self.pending[key] = task
+            task.add_done_callback(lambda _: self.pending.pop(key, None))
+        # shielded: a caller that goes away (a closed connection) does not cancel the others'
+        return await asyncio.shield(task)
+
+    async def _fill(self, key: Hashable, look_up: Callable[[], Awaitable[T]]) -> T:
+        value = await look_up()
+        self.put(key, value)
+        return value
+
+
+@dataclass(slots=True)
+class _Entry(Generic[T]):
+    value: T
+    expires: float
+    due: float
+    claimed: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,8 +252,12 @@ class TileAnswers:
         tile = self.answers.get(path)
         if tile is None:
             return None
-        published = self.lookups.get((tile.identifier, PUBLIC_ACCESS))
-        return tile if published is not None and published.folder == tile.folder else None
+        key = (tile.identifier, PUBLIC_ACCESS)
+        published = self.lookups.get(key)
+        if published is None or published.folder != tile.folder:
+            return None
+        # one request now and then goes through the app, which looks the image up again
+        return None if self.lookups.claim_refresh(key) else tile
 
 
 class FastTiles:

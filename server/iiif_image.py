@@ -191,10 +191,11 @@ async def fast_render(scope: Scope) -> tuple[list[tuple[bytes, bytes]], bytes] |
         return None
     identifier, region, size, rotation, quality_format = match.groups()
     state = scope["app"].state
-    published: Published | None = state.iiif_lookups.get((identifier, PUBLIC_ACCESS))
+    lookups: Lookups[Published] = state.iiif_lookups
+    published = lookups.get((identifier, PUBLIC_ACCESS))
     source = _SOURCES.get(published.folder) if published is not None else None
-    if source is None:
-        return None
+    if source is None or lookups.claim_refresh((identifier, PUBLIC_ACCESS)):
+        return None  # unknown here, or due to be looked up again: the app answers
     try:
         parsed = parse_request(region, size, rotation, quality_format)
         max_area = state.museum.settings.iiif_max_area
@@ -300,12 +301,12 @@ async def _published(request: Request, identifier: str) -> Published:
     """
     levels = access_levels(request)
     lookups: Lookups[Published] = request.app.state.iiif_lookups
-    known = lookups.get((identifier, levels))
+    known = lookups.current((identifier, levels))
     if known is not None:
         return known
-    published = await _look_up(request, identifier, levels)
-    lookups.put((identifier, levels), published)
-    return published
+    return await lookups.single_flight(
+        (identifier, levels), lambda: _look_up(request, identifier, levels)
+    )
 
 
 async def _look_up(request: Request, identifier: str, levels: tuple[str, ...]) -> Published:

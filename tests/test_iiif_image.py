@@ -259,6 +259,23 @@ def test_repeated_public_tiles_are_replayed_until_the_lookup_expires(
     assert rendered.status_code == 200 and rendered.content != first.content
 
 
+def test_a_due_lookup_is_renewed_by_one_request_while_the_rest_are_replayed(
+    client: TestClient,
+) -> None:
+    """Under a steady stream of tiles the lookup never expires: when it is due, one request
+    goes through the app (which looks the image up again) and the replay goes on."""
+    path = f"/iiif/3/{IMAGE_ID}/0,0,512,512/512,512/0/default.jpg"
+    lookups = client.app.state.iiif_lookups  # type: ignore[attr-defined]
+    lookups.refresh_share = 0.0  # what the first request puts is due at once
+    assert "content-language" in client.get(path).headers  # the app answered
+    lookups.refresh_share = 0.7
+    renewing = client.get(path)
+    assert renewing.status_code == 200 and "content-language" in renewing.headers
+    replayed = client.get(path)
+    assert replayed.status_code == 200 and "content-language" not in replayed.headers
+    assert replayed.content == renewing.content
+
+
 def test_a_withdrawn_image_stops_being_served_within_the_lookup_time(
     client: TestClient, seeded_settings: Settings
 ) -> None:
