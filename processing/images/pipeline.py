@@ -288,13 +288,15 @@ class _PageWork:
         a second decode at half size, at the same time), then the IIIF tiles cut from it."""
         options = self.options
         with self._step("pyramid", 0.0), vips_warnings() as warnings:
-            pyramid.build_pyramid_tiff(
+            plain = self._plain_jpeg()
+            warnings += pyramid.build_pyramid_tiff(
                 self._prepared(public=True, fail_on="none"),
                 folder / "pyramid.tif",
                 options.tile_size,
                 options.jpeg_quality,
                 keep_metadata=self._keep,
-                half=self._half(),
+                half=None if plain else self._half(),
+                plain_jpeg=plain,
             )
         damage = damage_in(warnings, self.found.path)
         if damage is not None:
@@ -359,6 +361,24 @@ class _PageWork:
             if public and self.options.watermark:
                 image = apply_watermark(image, self.options.watermark)
         return public_copy(image, self.xmp if public else None)
+
+    def _plain_jpeg(self) -> Path | None:
+        """The source, when its decoded pixels are the public image as they are: a baseline
+        JPEG, upright, sRGB (or grey) without another profile, with no watermark. libjpeg
+        then reads it a strip at a time, without libvips' row cache."""
+        if self.found.loader != "jpegload" or self.options.watermark or self.page.index:
+            return None
+        raw = self._open()
+        progressive = raw.get("jpeg-multiscan") if raw.get_typeof("jpeg-multiscan") else 1
+        description = color.icc_description(raw)
+        plain = (
+            orientation_of(raw) == 1
+            and not progressive
+            and raw.format == "uchar"
+            and (raw.interpretation, raw.bands) in (("srgb", 3), ("b-w", 1))
+            and (description is None or description.lower() in color.SRGB_DESCRIPTIONS)
+        )
+        return self.found.path if plain else None
 
     def _half(self) -> pyvips.Image | None:
         """The public image at half size, decoded on its own, when that is cheap: a JPEG

@@ -31,7 +31,7 @@ from typing import Any
 
 import pyvips
 
-from processing.images import render, tiffjpeg, tiffpages
+from processing.images import render, streamtiff, tiffjpeg, tiffpages
 from processing.images.color import flatten
 from processing.images.metadata import public_copy
 
@@ -287,16 +287,26 @@ def build_pyramid_tiff(
     *,
     keep_metadata: bool,
     half: pyvips.Image | None = None,
-) -> None:
+    plain_jpeg: Path | None = None,
+) -> list[str]:
     """A tiled pyramidal TIFF: JPEG tiles (the IIIF tiles' bytes), or lossless deflate with alpha.
 
     Each level is the one above shrunk 2×2 (its size rounded down, libvips'
-    rule), down to the first level that fits in one tile. ``half``, the same
-    image at half size decoded on its own, lets the levels below the first be
-    written from it while the first is written from ``image``: both cores busy.
+    rule), down to the first level that fits in one tile. JPEG pyramids are
+    written as the rows stream in (:mod:`processing.images.streamtiff`): from
+    ``plain_jpeg`` read by libjpeg when the caller says ``image`` is exactly that
+    file's pixels, else from ``image``. ``half``, the same image at half size
+    decoded on its own, feeds the second level on the other core. Returns what
+    libjpeg warned of while reading ``plain_jpeg`` (the caller judges it).
     """
     lossless = image.hasalpha()
     bigtiff = image.width * image.height * image.bands * PYRAMID_SHARE > BIGTIFF_BYTES
+    if not lossless and image.format == "uchar" and image.bands in (1, 3):
+        xmp = image.get("xmp-data") if keep_metadata and image.get_typeof("xmp-data") else None
+        try:
+            return _streamed(image, path, tile_size, quality, bigtiff, xmp, half, plain_jpeg)
+        except streamtiff.Unavailable:
+            pass  # no libtilejpeg here: libvips writes it
     options: dict[str, Any] = {
         "tile": True,
         "pyramid": True,
@@ -312,7 +322,7 @@ def build_pyramid_tiff(
     half = _levels_source(image, half, tile_size)
     if half is None:
         image.tiffsave(str(path), **options)
-        return
+        return []
     levels = path.with_name(f".{path.stem}-levels{path.suffix}")
     try:
         with ThreadPoolExecutor(2) as pool:  # libvips releases the GIL
@@ -323,6 +333,31 @@ def build_pyramid_tiff(
         tiffpages.append_pages(path, levels)
     finally:
         levels.unlink(missing_ok=True)
+    return []
+
+
+def _streamed(
+    image: pyvips.Image,
+    path: Path,
+    tile_size: int,
+    quality: int,
+    bigtiff: bool,
+    xmp: bytes | None,
+    half: pyvips.Image | None,
+    plain_jpeg: Path | None,
+) -> list[str]:
+    readers: list[streamtiff.JpegRows] = []
+    full: streamtiff.Rows = streamtiff.VipsRows(image)
+    smaller: streamtiff.Rows | None = streamtiff.VipsRows(half) if half is not None else None
+    if plain_jpeg is not None:
+        try:
+            readers = [streamtiff.JpegRows(plain_jpeg), streamtiff.JpegRows(plain_jpeg, 2)]
+        except streamtiff.Unavailable:
+            readers = []  # progressive, or no libtilejpeg: libvips decodes it
+        if readers and (readers[0].width, readers[0].height) == (image.width, image.height):
+            full, smaller = readers
+    streamtiff.write_pyramid(full, path, tile_size, quality, bigtiff=bigtiff, xmp=xmp, half=smaller)
+    return [warning for reader in readers for warning in reader.warnings]
 
 
 def _levels_source(
