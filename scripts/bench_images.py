@@ -1045,9 +1045,11 @@ def flatness_lines(builds: list[Build]) -> list[str]:
         f"the width) the peaks grow {growth(small, large)}; at the same width, from "
         f"{wide.width:,}×{wide.height:,} ({wide.name}) to the {large.name} square "
         f"({large.pixels / wide.pixels:.1f}× the pixels), {growth(wide, large)}. libvips "
-        "streams the image in strips as wide as the image, a few tile rows for each pyramid "
-        "level, so the peak follows the width, not the area; the goal, read on images of the "
-        "same shape, is missed by the anchor too.",
+        "(`dzsave`, `tiffsave`) holds strips of whole tile rows as wide as the image for each "
+        "pyramid level, and its JPEG loader a cache of several hundred rows, so its peak "
+        "follows the width; ours reads the JPEG with libjpeg a strip of 32 rows at a time and "
+        "encodes every tile of a tile row side by side (`processing/images/streamtiff.py`), "
+        "holding only each tile's encoder and compressed bytes.",
         "",
     ]
 
@@ -1067,10 +1069,10 @@ def section(results: Results) -> tuple[str, bool]:
         "### Pyramid build (against pyvips `dzsave`)",
         "",
         "The issue's goal: " + ISSUE_QUOTE + " It is judged on the whole pipeline, "
-        "`processing.images.pipeline.process` as a worker runs it: a pyramidal TIFF (libvips "
-        "`tiffsave`, 512-px JPEG tiles, Q85; the full-resolution page from the one full decode "
-        "of the source, the smaller levels at the same time from a decode at half size), then "
-        "the IIIF "
+        "`processing.images.pipeline.process` as a worker runs it: a pyramidal TIFF (512-px "
+        "JPEG tiles, Q85, written as the rows stream in: libjpeg reads the source twice at "
+        "once, at full size for the first level and at half size for the rest, and every tile "
+        "of a tile row is encoded side by side), then the IIIF "
         "level-0 tiles (iiif3 layout) copied from the TIFF's own tiles as standalone JPEGs, "
         "those an edge cuts short rendered from it; thumbnails (150, 400, 1200 px), "
         "`info.json` and a SHA-256 of every file. The anchor is "

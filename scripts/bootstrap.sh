@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   ffmpeg              # video/audio pipelines (ffmpeg, ffprobe)
   libvips42           # tile pyramids, dynamic IIIF (pyvips)
+  gcc                 # builds libtilejpeg.so, the streaming JPEG tile encoder (processing/images/native)
+  libc6-dev           # ... its C library headers
+  libjpeg-dev         # ... and libjpeg's (libjpeg-turbo, the one libvips uses too)
   libusb-1.0-0        # open3d's native library needs it
   libgomp1            # open3d, OpenMP runtime
   tesseract-ocr       # OCR of documents
@@ -63,6 +66,7 @@ system_packages() {
 This machine has no apt (Debian/Ubuntu). Install these yourself, then run make again:
   - Python >= 3.11 with venv, Node.js >= 18 with npm
   - ffmpeg (ffmpeg + ffprobe), libvips 8.x, libusb-1.0, libgomp
+  - a C compiler and libjpeg(-turbo) headers (the streaming JPEG tile encoder)
   - tesseract with the Vietnamese (vie) and English (eng) language data
   - espeak-ng, chromium (for browser tests), a font with Vietnamese coverage (Noto Sans)
 MSG
@@ -98,6 +102,12 @@ viewer_packages() {
   touch "$stamp"
 }
 
+native_library() {
+  # quick when libtilejpeg.so is newer than its source
+  "$VENV/bin/python" -m processing.images.native
+}
+
 system_packages
 python_env
+native_library
 viewer_packages

@@ -5,10 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import pytest
 
 from server.iiif_cache import Lookups
+
+T = TypeVar("T")
+
+
+def run(main: Callable[[], Awaitable[T]]) -> T:
+    """``main()`` on a fresh event loop in its own thread (another test's loop may be running
+    in this one)."""
+
+    async def wrapped() -> T:
+        return await main()
+
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, wrapped()).result()
 
 
 def test_a_due_value_is_kept_for_all_but_one_caller() -> None:
@@ -40,7 +56,7 @@ def test_concurrent_lookups_of_one_key_run_once_and_share_the_answer() -> None:
     async def main() -> list[str]:
         return await asyncio.gather(*(lookups.single_flight("id", look_up) for _ in range(20)))
 
-    assert asyncio.run(main()) == ["found"] * 20
+    assert run(main) == ["found"] * 20
     assert len(calls) == 1
     assert lookups.get("id") == "found" and not lookups.pending
 
@@ -56,7 +72,7 @@ def test_a_failed_lookup_reaches_every_caller_and_is_not_kept() -> None:
         calls = (lookups.single_flight("id", look_up) for _ in range(5))
         return await asyncio.gather(*calls, return_exceptions=True)
 
-    results = asyncio.run(main())
+    results = run(main)
     assert all(isinstance(r, LookupError) for r in results)
     assert lookups.get("id") is None and not lookups.pending
 
@@ -77,4 +93,4 @@ def test_a_caller_that_goes_away_does_not_cancel_the_others() -> None:
             await first
         return await second
 
-    assert asyncio.run(main()) == "found"
+    assert run(main) == "found"

@@ -164,10 +164,13 @@ def test_colour_matches_an_independent_srgb_conversion(
     source = IMAGES / name
     image, _ = color.to_srgb(load(source, LOADERS[sniff_image(source)][0]))
     assert difference(reference, vips_pixels(image)).max() < DELTA_E_LIMIT
-    # The pyramid dynamic IIIF renders from (JPEG q90 4:4:4, or lossless with alpha), sampled
-    # as 8×8 block means, where JPEG's block noise averages out and colour errors do not.
+    # The pyramid dynamic IIIF renders from (JPEG q85 with colour at half resolution, or
+    # lossless with alpha), sampled as means of 16×16 blocks, the unit JPEG codes colour in
+    # (2×2-subsampled chroma, 8×8 DCT): its block noise averages out, colour errors do not.
+    # (8×8 means straddle two colour blocks; a saturated edge of the CMYK sample then sits at
+    # ΔE 3.0 ± 0.04 whichever encoder writes the tiles.)
     pyramid_pixels = flatten_white(read_pixels(out / "pyramid.tif"))
-    sampled = difference(block_means(reference), block_means(pyramid_pixels))
+    sampled = difference(block_means(reference, 16), block_means(pyramid_pixels, 16))
     assert sampled.max() < DELTA_E_LIMIT
     # The public tile (JPEG q85, chroma subsampled): the same samples, on average.
     width, height = report["statistics"]["width"], report["statistics"]["height"]

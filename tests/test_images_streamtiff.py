@@ -12,6 +12,7 @@ pyvips = pytest.importorskip("pyvips")
 tifffile = pytest.importorskip("tifffile")
 
 from processing.images import native, pyramid, streamtiff, tiffjpeg  # noqa: E402
+from processing.images.model import ImageError  # noqa: E402
 from processing.images.probe import damage_in  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -167,3 +168,21 @@ def test_without_the_library_libvips_writes_the_pyramid(
     with tifffile.TiffFile(path) as tiff:
         assert len(tiff.pages) == 3
         assert tiff.pages[0].tags.get("JPEGTables") is not None  # libvips' shared tables
+
+
+def test_libjpeg_stopping_part_way_is_a_damaged_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "s.jpg"
+    image = textured(600, 300)
+    image.jpegsave(str(source), Q=90)
+
+    def stops(*args: object, **kwargs: object) -> None:
+        raise streamtiff.DecodeError("Bogus marker length")
+
+    monkeypatch.setattr(streamtiff, "write_pyramid", stops)
+    with pytest.raises(ImageError, match=r"damaged.*Bogus marker length") as refused:
+        pyramid.build_pyramid_tiff(
+            image, tmp_path / "p.tif", 256, 85, keep_metadata=False, plain_jpeg=source
+        )
+    assert refused.value.code == "malformed"

@@ -1,16 +1,16 @@
 """A pyramidal TIFF, the IIIF level-0 tiles cut from it, thumbnails and DeepZoom.
 
-libvips streams the image into a tiled pyramidal TIFF (JPEG tiles of the IIIF
-tile size and quality), and the IIIF tiles are that TIFF's tiles, copied as
-standalone JPEG files (:mod:`processing.images.tiffjpeg`); only the tiles the
-TIFF does not hold as they are (edges, cut short) are rendered. So one encode
-serves both the static tiles and the dynamic server.
+The image streams into a tiled pyramidal TIFF (JPEG tiles of the IIIF tile size
+and quality; :mod:`processing.images.streamtiff`, in memory that does not grow
+with the image), and the IIIF tiles are that TIFF's tiles, copied as standalone
+JPEG files (:mod:`processing.images.tiffjpeg`); only the tiles the TIFF does not
+hold as they are (edges, cut short) are rendered. So one encode serves both the
+static tiles and the dynamic server.
 
-libvips 8.14 compresses a TIFF's tiles on one thread. When the caller can give
-the image at half size cheaply (a JPEG decodes at half size in a quarter of the
-work, by libjpeg's DCT scaling), the full-resolution page and the smaller levels
-are written by two pipelines at once, one per core, and joined into one file
-(:mod:`processing.images.tiffpages`).
+With alpha (lossless deflate tiles), or where the C encoder cannot be built,
+libvips' ``tiffsave`` writes the pyramid; given the image at half size as well,
+the full-resolution page and the smaller levels are written by two pipelines at
+once and joined (:mod:`processing.images.tiffpages`).
 
 The tile geometry is computed here (:func:`scale_factors`, :func:`tile_specs`),
 so tests can check that the pyramid on disk is exactly the one a IIIF client
@@ -34,6 +34,7 @@ import pyvips
 from processing.images import render, streamtiff, tiffjpeg, tiffpages
 from processing.images.color import flatten
 from processing.images.metadata import public_copy
+from processing.images.probe import malformed
 
 IIIF_CONTEXT = "http://iiif.io/api/image/3/context.json"
 IIIF_PROTOCOL = "http://iiif.io/api/image"
@@ -356,7 +357,13 @@ def _streamed(
             readers = []  # progressive, or no libtilejpeg: libvips decodes it
         if readers and (readers[0].width, readers[0].height) == (image.width, image.height):
             full, smaller = readers
-    streamtiff.write_pyramid(full, path, tile_size, quality, bigtiff=bigtiff, xmp=xmp, half=smaller)
+    try:
+        streamtiff.write_pyramid(
+            full, path, tile_size, quality, bigtiff=bigtiff, xmp=xmp, half=smaller
+        )
+    except streamtiff.DecodeError as exc:
+        assert plain_jpeg is not None  # only libjpeg's reader raises it
+        raise malformed(plain_jpeg, str(exc), truncated=False) from exc
     return [warning for reader in readers for warning in reader.warnings]
 
 

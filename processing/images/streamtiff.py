@@ -57,6 +57,10 @@ class Unavailable(RuntimeError):
     """libtilejpeg could not be built or loaded: write the pyramid another way."""
 
 
+class DecodeError(ValueError):
+    """libjpeg stopped part-way through a JPEG (its words): the file is damaged."""
+
+
 def level_sizes(width: int, height: int, tile_size: int) -> list[tuple[int, int]]:
     """Each level half the one above (rounded down) until one fits in one tile."""
     sizes = [(width, height)]
@@ -137,7 +141,7 @@ class JpegRows:
                 pointer = self.ffi.from_buffer("unsigned char[]", strip)
                 done = self.lib.reader_read(reader, pointer, strip.strides[0], height)
                 if done != height:
-                    raise ValueError(self._text(self.lib.reader_error(reader)) or "no rows")
+                    raise DecodeError(self._text(self.lib.reader_error(reader)) or "no rows")
                 yield strip
         finally:
             self.warnings = self._text(self.lib.reader_warnings(reader)).splitlines()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import shutil
 import subprocess
 import tempfile
@@ -51,7 +50,7 @@ def build(force: bool = False) -> Path | None:
     None when there is no compiler or no libjpeg."""
     if not force and LIBRARY.is_file() and LIBRARY.stat().st_mtime >= SOURCE.stat().st_mtime:
         return LIBRARY
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         log.warning("no C compiler: JPEG pyramids are written by libvips alone")
         return None
