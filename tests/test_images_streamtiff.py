@@ -158,16 +158,24 @@ def test_a_source_that_fails_leaves_a_file_without_pages(tmp_path: Path) -> None
         pyvips.Image.new_from_file(str(path)).avg()
 
 
-def test_without_the_library_libvips_writes_the_pyramid(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("available", [True, False])
+def test_a_plain_jpeg_is_streamed_and_without_the_library_libvips_writes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, available: bool
 ) -> None:
-    monkeypatch.setattr(native, "library", lambda: None)
-    image = textured(700, 300)
+    source = tmp_path / "s.jpg"
+    textured(700, 300).jpegsave(str(source), Q=90)
+    image = pyvips.Image.new_from_file(str(source))
+    if not available:
+        monkeypatch.setattr(native, "library", lambda: None)
     path = tmp_path / "p.tif"
-    assert pyramid.build_pyramid_tiff(image, path, 256, 85, keep_metadata=False) == []
+    warnings = pyramid.build_pyramid_tiff(
+        image, path, 256, 85, keep_metadata=False, plain_jpeg=source
+    )
+    assert warnings == []
     with tifffile.TiffFile(path) as tiff:
         assert len(tiff.pages) == 3
-        assert tiff.pages[0].tags.get("JPEGTables") is not None  # libvips' shared tables
+        # libvips shares one set of tables per page; the streaming writer's tiles are whole
+        assert (tiff.pages[0].tags.get("JPEGTables") is None) == available
 
 
 def test_libjpeg_stopping_part_way_is_a_damaged_file(

@@ -1,16 +1,16 @@
 """A pyramidal TIFF, the IIIF level-0 tiles cut from it, thumbnails and DeepZoom.
 
-The image streams into a tiled pyramidal TIFF (JPEG tiles of the IIIF tile size
-and quality; :mod:`processing.images.streamtiff`, in memory that does not grow
-with the image), and the IIIF tiles are that TIFF's tiles, copied as standalone
+The image goes into a tiled pyramidal TIFF (JPEG tiles of the IIIF tile size
+and quality), and the IIIF tiles are that TIFF's tiles, copied as standalone
 JPEG files (:mod:`processing.images.tiffjpeg`); only the tiles the TIFF does not
 hold as they are (edges, cut short) are rendered. So one encode serves both the
 static tiles and the dynamic server.
 
-With alpha (lossless deflate tiles), or where the C encoder cannot be built,
-libvips' ``tiffsave`` writes the pyramid; given the image at half size as well,
-the full-resolution page and the smaller levels are written by two pipelines at
-once and joined (:mod:`processing.images.tiffpages`).
+A plain JPEG (baseline, upright, sRGB: what cameras write) streams into the TIFF
+(:mod:`processing.images.streamtiff`), in memory that does not grow with the
+image. Everything else is written by libvips' ``tiffsave`` (deflate tiles with
+alpha); for a JPEG that needs orienting or converting, two pipelines at once, the
+second from a decode at half size, joined (:mod:`processing.images.tiffpages`).
 
 The tile geometry is computed here (:func:`scale_factors`, :func:`tile_specs`),
 so tests can check that the pyramid on disk is exactly the one a IIIF client
@@ -293,21 +293,25 @@ def build_pyramid_tiff(
     """A tiled pyramidal TIFF: JPEG tiles (the IIIF tiles' bytes), or lossless deflate with alpha.
 
     Each level is the one above shrunk 2×2 (its size rounded down, libvips'
-    rule), down to the first level that fits in one tile. JPEG pyramids are
-    written as the rows stream in (:mod:`processing.images.streamtiff`): from
-    ``plain_jpeg`` read by libjpeg when the caller says ``image`` is exactly that
-    file's pixels, else from ``image``. ``half``, the same image at half size
-    decoded on its own, feeds the second level on the other core. Returns what
-    libjpeg warned of while reading ``plain_jpeg`` (the caller judges it).
+    rule), down to the first level that fits in one tile.
+
+    ``plain_jpeg``, a baseline JPEG whose decoded pixels are ``image`` as it is, is
+    streamed (:mod:`processing.images.streamtiff`): libjpeg reads it twice at once,
+    at full and at half size, and every tile of a tile row is encoded side by side,
+    in memory that does not grow with the image. Anything else goes to libvips'
+    ``tiffsave``, which decodes tiled and strip sources on both cores; ``half``, the
+    same image at half size decoded on its own, lets it write the smaller levels at
+    the same time. Returns what libjpeg warned of while reading ``plain_jpeg`` (the
+    caller judges it).
     """
     lossless = image.hasalpha()
     bigtiff = image.width * image.height * image.bands * PYRAMID_SHARE > BIGTIFF_BYTES
-    if not lossless and image.format == "uchar" and image.bands in (1, 3):
+    if plain_jpeg is not None and not lossless and image.bands in (1, 3):
         xmp = image.get("xmp-data") if keep_metadata and image.get_typeof("xmp-data") else None
         try:
-            return _streamed(image, path, tile_size, quality, bigtiff, xmp, half, plain_jpeg)
+            return _streamed(image, path, tile_size, quality, bigtiff, xmp, plain_jpeg)
         except streamtiff.Unavailable:
-            pass  # no libtilejpeg here: libvips writes it
+            pass  # progressive, or no libtilejpeg here: libvips writes it
     options: dict[str, Any] = {
         "tile": True,
         "pyramid": True,
@@ -344,27 +348,18 @@ def _streamed(
     quality: int,
     bigtiff: bool,
     xmp: bytes | None,
-    half: pyvips.Image | None,
-    plain_jpeg: Path | None,
+    plain_jpeg: Path,
 ) -> list[str]:
-    readers: list[streamtiff.JpegRows] = []
-    full: streamtiff.Rows = streamtiff.VipsRows(image)
-    smaller: streamtiff.Rows | None = streamtiff.VipsRows(half) if half is not None else None
-    if plain_jpeg is not None:
-        try:
-            readers = [streamtiff.JpegRows(plain_jpeg), streamtiff.JpegRows(plain_jpeg, 2)]
-        except streamtiff.Unavailable:
-            readers = []  # progressive, or no libtilejpeg: libvips decodes it
-        if readers and (readers[0].width, readers[0].height) == (image.width, image.height):
-            full, smaller = readers
+    full, half = streamtiff.JpegRows(plain_jpeg), streamtiff.JpegRows(plain_jpeg, 2)
+    if (full.width, full.height, full.bands) != (image.width, image.height, image.bands):
+        raise streamtiff.Unavailable(f"{plain_jpeg.name} does not decode to the image given")
     try:
         streamtiff.write_pyramid(
-            full, path, tile_size, quality, bigtiff=bigtiff, xmp=xmp, half=smaller
+            full, path, tile_size, quality, bigtiff=bigtiff, xmp=xmp, half=half
         )
     except streamtiff.DecodeError as exc:
-        assert plain_jpeg is not None  # only libjpeg's reader raises it
         raise malformed(plain_jpeg, str(exc), truncated=False) from exc
-    return [warning for reader in readers for warning in reader.warnings]
+    return full.warnings + half.warnings
 
 
 def _levels_source(
