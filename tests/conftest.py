@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from PIL import ImageFont, features
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
@@ -17,6 +18,14 @@ from server.catalog import import_catalog_file
 from server.db import Database
 from server.migrate import upgrade
 from server.settings import Settings
+
+# Pillow lays text out with libraqm, which binds to the first HarfBuzz it finds in the
+# process. libvips brings the system's, which does not match Pillow's bundled FreeType: text
+# laid out after libvips loads comes back millions of pixels wide. Lay some out first, so
+# the tests that render pages with Pillow (test_ocr.py) work in any order.
+_TEXT_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+if features.check("raqm") and _TEXT_FONT.is_file():
+    ImageFont.truetype(str(_TEXT_FONT), 12).getlength("Đắk Lắk")
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CATALOG = ROOT / "assets" / "seed-catalog.csv"
