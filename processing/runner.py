@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from processing.av.pipeline import KINDS as AV_KINDS
+from processing.av.pipeline import AvOptions
 from processing.images import report as image_report
 from processing.images.model import KINDS as IMAGE_KINDS
 from processing.images.model import ImageOptions
@@ -26,6 +28,7 @@ from processing.threed.model import ModelOptions
 
 TARGETS = {kind: "processing.threed.pipeline:run_job" for kind in MODEL_KINDS}
 TARGETS |= {kind: "processing.images.pipeline:run_job" for kind in IMAGE_KINDS}
+TARGETS |= {kind: "processing.av.pipeline:run_job" for kind in AV_KINDS}
 
 
 class Failure(Exception):
@@ -74,6 +77,24 @@ def process_image(
 
     target = TARGETS["image"]
     return _run(target, source, out, options_to_json(options), limits, progress, failed)
+
+
+def process_av(
+    source: Path,
+    out: Path,
+    options: AvOptions,
+    limits: ChildLimits,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The video and audio pipeline on ``source`` into ``out``, like process_model."""
+    from processing.av import pipeline as av
+
+    def failed(code: str, reason: str) -> dict[str, Any]:
+        return av.failure_report(source, options, code, reason)
+
+    return _run(
+        TARGETS["video"], source, out, av.options_to_json(options), limits, progress, failed
+    )
 
 
 def _run(

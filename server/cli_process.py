@@ -16,7 +16,12 @@ from server.refusals import describe
 
 MODEL_KINDS = ("mesh", "pointcloud")
 IMAGE_KINDS = ("image", "document")
-KINDS = MODEL_KINDS + IMAGE_KINDS
+AV_KINDS = ("video", "audio")
+KINDS = MODEL_KINDS + IMAGE_KINDS + AV_KINDS
+AV_SUFFIXES = {
+    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts",
+    ".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a",
+}  # fmt: skip
 
 
 @click.command(
@@ -55,9 +60,10 @@ KINDS = MODEL_KINDS + IMAGE_KINDS
 )
 @HELP
 def process(source: Path, out: Path, kind: str | None, units: str, up: str) -> None:
+    from processing.av.probe import MediaError
     from processing.images.model import ImageError
-    from processing.runner import Failure, process_image, process_model
-    from server.media_jobs import child_limits, image_options, model_options
+    from processing.runner import Failure, process_av, process_image, process_model
+    from server.media_jobs import av_options, child_limits, image_options, model_options
 
     ui = load_ui()
     limits = child_limits(ui.settings)
@@ -67,11 +73,13 @@ def process(source: Path, out: Path, kind: str | None, units: str, up: str) -> N
             if pipeline == "image":
                 options = image_options(ui.settings, kind)
                 report = process_image(source, out, options, limits, progress=advance)
+            elif pipeline == "av":
+                report = process_av(source, out, av_options(ui.settings), limits, advance)
             else:
                 report = process_model(
                     source, out, model_options(ui.settings, kind, units, up), limits, advance
                 )
-    except (Failure, ImageError) as exc:
+    except (Failure, ImageError, MediaError) as exc:
         detail = describe(exc.code, exc.reason, ui.gettext)
         err_console.print(
             ui.t(N_("Refused: {detail}"), detail=detail), markup=False, soft_wrap=True
@@ -80,6 +88,13 @@ def process(source: Path, out: Path, kind: str | None, units: str, up: str) -> N
     if pipeline == "image":
         stats = report["statistics"]
         click.echo(f"{stats['width']}x{stats['height']}\t{stats['page_count']}\t{stats['tiles']}")
+    elif pipeline == "av":
+        for rendition in report["statistics"]["renditions"]:
+            size = f"{rendition['width']}x{rendition['height']}" if "width" in rendition else "-"
+            click.echo(
+                f"{rendition['playlist']}\t{size}\t{rendition['codecs']}\t"
+                f"{rendition['average_bps']}\t{rendition['duration']}"
+            )
     else:
         for lod in report["statistics"]["lods"]:
             click.echo(
@@ -99,13 +114,17 @@ def process(source: Path, out: Path, kind: str | None, units: str, up: str) -> N
 
 
 def _pipeline_for(source: Path, kind: str | None) -> str:
-    """``image`` for images and documents (by --kind, else by content), ``model`` otherwise."""
+    """``image`` for images and documents, ``av`` for video and audio (by --kind, else by
+    content), ``model`` otherwise."""
     from processing.sniff import sniff_file
 
     if kind is not None:
-        return "image" if kind in IMAGE_KINDS else "model"
-    if source.is_file() and sniff_file(source).kind in IMAGE_KINDS:
+        return "image" if kind in IMAGE_KINDS else "av" if kind in AV_KINDS else "model"
+    found = sniff_file(source).kind if source.is_file() else None
+    if found in IMAGE_KINDS:
         return "image"
+    if found in AV_KINDS or (found == "other" and source.suffix.lower() in AV_SUFFIXES):
+        return "av"  # unrecognised bytes named like media: the AV pipeline says why it refuses
     return "model"
 
 

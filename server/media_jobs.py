@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from processing.av.pipeline import AvOptions
 from processing.images.model import KINDS as IMAGE_KINDS
 from processing.images.model import ImageLimits, ImageOptions
 from processing.runner import Failure, process_image, process_model
@@ -35,6 +36,12 @@ TEXTURE_SIZES = (4096, 2048, 1024, 512)
 # Codes that mean the input itself is the problem: retrying cannot help.
 RETRYABLE = {"crashed", "wall_time", "memory", "cpu_time", "file_size"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def av_options(settings: Settings) -> AvOptions:
+    """Video and audio options from the settings (the defaults until issue 6 adds its own)."""
+    del settings
+    return AvOptions()
 
 
 def child_limits(settings: Settings) -> ChildLimits:

@@ -36,6 +36,7 @@ LOUDNESS_TARGET = -16.0  # LUFS, integrated: the usual target for web and mobile
 TRUE_PEAK = -1.5  # dBTP
 LOUDNESS_RANGE = 11.0  # LU
 AUDIO_NAME = "audio"
+AUDIO_CODECS = "mp4a.40.2"  # AAC-LC
 MASTER = "master.m3u8"
 PLAYLIST = "index.m3u8"
 X264_PRESET = "veryfast"
@@ -179,18 +180,7 @@ def ladder_command(
     argv += [
         "-map_metadata",
         "-1",
-        "-f",
-        "hls",
-        "-hls_time",
-        str(SEGMENT_SECONDS),
-        "-hls_playlist_type",
-        "vod",
-        "-hls_segment_type",
-        "fmp4",
-        "-hls_flags",
-        "independent_segments",
-        "-hls_fmp4_init_filename",
-        "init.mp4",
+        *_hls_output_args(),
         "-var_stream_map",
         " ".join(stream_map),
         "-master_pl_name",
@@ -216,16 +206,7 @@ def encode_ladder(
         timeout=_timeout(probe, factor=20),
         what="encoding the ladder",
     )
-    after = None
-    if loudness is not None:
-        values = _loudnorm_json(stderr)
-        after = Loudness(
-            integrated=_db(values.get("output_i")),
-            true_peak=_db(values.get("output_tp")),
-            range=_db(values.get("output_lra")),
-            threshold=_db(values.get("output_thresh")),
-            offset=_db(values.get("target_offset")),
-        )
+    after = _after(stderr) if loudness is not None else None
     codecs = _codecs(folder / "ffmpeg-master.m3u8")
     (folder / "ffmpeg-master.m3u8").unlink(missing_ok=True)
     renditions = []
@@ -234,15 +215,104 @@ def encode_ladder(
     for name in names:
         width, height = sizes.get(name, (None, None))
         renditions.append(_measure(folder, name, width, height, codecs.get(name, "")))
+    _check_length(probe, renditions)
+    return renditions, after
+
+
+def _hls_output_args() -> list[str]:
+    return [
+        "-f",
+        "hls",
+        "-hls_time",
+        str(SEGMENT_SECONDS),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_segment_type",
+        "fmp4",
+        "-hls_flags",
+        "independent_segments",
+        "-hls_fmp4_init_filename",
+        "init.mp4",
+    ]
+
+
+def _after(stderr: str) -> Loudness:
+    """The loudness ``loudnorm`` measured on what it wrote."""
+    values = _loudnorm_json(stderr)
+    return Loudness(
+        integrated=_db(values.get("output_i")),
+        true_peak=_db(values.get("output_tp")),
+        range=_db(values.get("output_lra")),
+        threshold=_db(values.get("output_thresh")),
+        offset=_db(values.get("target_offset")),
+    )
+
+
+def _check_length(probe: MediaProbe, renditions: list[Rendition]) -> None:
+    """A file cut short whose index still promises the whole length (MP4 "faststart")."""
     shortest = min(r.duration for r in renditions)
     if shortest < probe.duration - TRUNCATION_SECONDS:
-        # a file cut short whose index still promises the whole length (MP4 "faststart")
         raise MediaError(
             "malformed",
             f"{probe.path.name} is truncated: {shortest:.1f} s of its {probe.duration:.1f} s "
             "could be decoded.",
         )
-    return renditions, after
+
+
+def encode_audio(
+    probe: MediaProbe,
+    folder: Path,
+    loudness: Loudness | None,
+    target: float = LOUDNESS_TARGET,
+) -> tuple[list[Rendition], Loudness | None]:
+    """An audio-only item: one loudness-normalised AAC rendition in ``folder/audio``."""
+    if probe.audio is None:
+        raise ValueError("no audio stream")
+    (folder / AUDIO_NAME).mkdir(parents=True, exist_ok=True)
+    argv = [
+        FFMPEG,
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "info",
+        *probe.input_args(),
+        "-map",
+        "0:a:0",
+        "-af",
+        _audio_filter(loudness, target),
+        "-c:a",
+        "aac",
+        "-b:a",
+        f"{AUDIO_KBPS}k",
+        "-ac",
+        "2",
+        "-ar",
+        str(AUDIO_RATE),
+        "-map_metadata",
+        "-1",
+        *_hls_output_args(),
+        "-hls_segment_filename",
+        str(folder / AUDIO_NAME / "seg_%05d.m4s"),
+        str(folder / AUDIO_NAME / PLAYLIST),
+    ]
+    stderr = _run(argv, timeout=_timeout(probe, factor=5), what="encoding the audio")
+    after = _after(stderr) if loudness is not None else None
+    rendition = _measure(folder, AUDIO_NAME, None, None, AUDIO_CODECS)
+    _check_length(probe, [rendition])
+    return [rendition], after
+
+
+def ffmpeg_version() -> str:
+    """ffmpeg's version string (for the report)."""
+    try:
+        done = subprocess.run(
+            [FFMPEG, "-hide_banner", "-version"], capture_output=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    first = done.stdout.decode("utf-8", "replace").split("\n", 1)[0]
+    return first.removeprefix("ffmpeg version ").split(" ", 1)[0] or "unknown"
 
 
 def write_master(
@@ -259,13 +329,14 @@ def write_master(
             f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_NAME}",NAME="{AUDIO_NAME}",'
             f'DEFAULT=YES,AUTOSELECT=YES,URI="{audio.playlist}"'
         )
-    for track in subtitles or []:
-        default = "YES" if track.get("default") else "NO"
-        lines.append(
-            f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="{track["name"]}",'
-            f'LANGUAGE="{track["language"]}",DEFAULT={default},AUTOSELECT=YES,'
-            f'URI="{track["uri"]}"'
-        )
+    lines += _subtitle_lines(subtitles)
+    if audio is not None and len(renditions) == 1:  # audio only: the one variant stream
+        lines[3:] = [
+            f"#EXT-X-STREAM-INF:BANDWIDTH={audio.peak_bps},AVERAGE-BANDWIDTH={audio.average_bps},"
+            f'CODECS="{audio.codecs}"' + (',SUBTITLES="subs"' if subtitles else ""),
+            audio.playlist,
+        ]
+        lines[3:3] = [line for line in _subtitle_lines(subtitles)]
     for rendition in renditions:
         if rendition.name == AUDIO_NAME:
             continue
@@ -289,6 +360,18 @@ def write_master(
     temporary.write_text("\n".join(lines) + "\n", "utf-8")
     temporary.replace(master)
     return master
+
+
+def _subtitle_lines(subtitles: list[dict[str, str]] | None) -> list[str]:
+    lines = []
+    for track in subtitles or []:
+        default = "YES" if track.get("default") else "NO"
+        lines.append(
+            f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="{track["name"]}",'
+            f'LANGUAGE="{track["language"]}",DEFAULT={default},AUTOSELECT=YES,'
+            f'URI="{track["uri"]}"'
+        )
+    return lines
 
 
 def playlist_segments(playlist: Path) -> list[tuple[float, str]]:
@@ -317,6 +400,7 @@ def _measure(
     total = init + sum(size for _, size in sizes)
     duration = sum(d for d, _ in sizes)
     peak = max((size * 8 / d for d, size in sizes if d > 0), default=0.0)
+    average = total * 8 / duration if duration > 0 else 0.0
     return Rendition(
         name=name,
         playlist=f"{name}/{PLAYLIST}",
@@ -325,8 +409,8 @@ def _measure(
         codecs=codecs,
         bytes=total,
         duration=round(duration, 3),
-        peak_bps=round(peak),
-        average_bps=round(total * 8 / duration) if duration > 0 else 0,
+        peak_bps=round(max(peak, average)),  # a one-segment rung: its init counts too
+        average_bps=round(average),
         segments=len(sizes),
     )
 

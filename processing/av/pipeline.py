@@ -1,0 +1,186 @@
+"""The video and audio pipeline: one input → an HLS tree, its playlists and ``report.json``.
+
+Video: probe (:mod:`processing.av.probe`), measure the loudness, choose the ladder
+(:mod:`processing.av.ladder`), encode every rung and the audio group in one ffmpeg
+run and write the master playlist (:mod:`processing.av.hls`). Audio: the same
+measuring pass and one loudness-normalised AAC rendition. Every file written is
+listed in the report with its size and SHA-256.
+
+The pipeline runs in the sandboxed child (:func:`run_job`); a refused input raises
+:class:`processing.av.probe.MediaError` with a stable code and one English line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from processing.av import hls
+from processing.av.ladder import ladder
+from processing.av.probe import MediaLimits, MediaProbe, probe_media
+from processing.report import (
+    REPORT_VERSION,
+    Progress,
+    Steps,
+    describe,
+    package_versions,
+    write_report,
+)
+
+PIPELINE = "av"
+KINDS = ("video", "audio")
+HLS_FOLDER = "hls"
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+SEGMENT_TYPES = {".m4s": "video/iso.segment", ".mp4": "video/mp4"}
+
+
+@dataclass(frozen=True)
+class AvOptions:
+    limits: MediaLimits = field(default_factory=MediaLimits)
+    loudness_target: float = hls.LOUDNESS_TARGET
+
+    def parameters(self) -> dict[str, Any]:
+        return {"loudness_target": self.loudness_target, "limits": asdict(self.limits)}
+
+
+def options_to_json(options: AvOptions) -> dict[str, Any]:
+    return {"limits": asdict(options.limits), "loudness_target": options.loudness_target}
+
+
+def options_from_json(data: dict[str, Any]) -> AvOptions:
+    """Options from a queued job (unknown keys, from older or newer versions, are dropped)."""
+    known = {f.name for f in fields(MediaLimits)}
+    limits = MediaLimits(**{k: v for k, v in (data.get("limits") or {}).items() if k in known})
+    target = float(data.get("loudness_target", hls.LOUDNESS_TARGET))
+    return AvOptions(limits=limits, loudness_target=target)
+
+
+def process(
+    source: Path, out: Path, options: AvOptions, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Process ``source`` into the empty folder ``out``; return (and write) the report."""
+    steps = Steps(progress)
+    with steps.step("probe", 1):
+        probe = probe_media(source, options.limits)
+    out.mkdir(parents=True, exist_ok=True)
+    folder = out / HLS_FOLDER
+    with steps.step("loudness", 5):
+        before = hls.measure_loudness(probe, options.loudness_target)
+    statistics: dict[str, Any] = {"duration": round(probe.duration, 3)}
+    if probe.video is not None:
+        rungs = ladder(*probe.video.display_size, probe.video.frame_rate)
+        with steps.step("ladder", 10):
+            renditions, after = hls.encode_ladder(
+                probe, rungs, folder, before, options.loudness_target
+            )
+        frame_rate = probe.video.frame_rate
+    else:
+        with steps.step("audio", 10):
+            renditions, after = hls.encode_audio(probe, folder, before, options.loudness_target)
+        frame_rate = None
+    with steps.step("playlists", 90):
+        hls.write_master(folder, renditions, frame_rate)
+    statistics["renditions"] = [_rendition_report(r) for r in renditions]
+    statistics["loudness"] = {
+        "target_lufs": options.loudness_target,
+        "before": before.as_report() if before else None,
+        "after": after.as_report() if after else None,
+    }
+    with steps.step("checksums", 95):
+        artefacts = _artefacts(out, folder)
+    report = {
+        "report_version": REPORT_VERSION,
+        "status": "ok",
+        "pipeline": PIPELINE,
+        "kind": probe.kind,
+        "source": _describe_source(probe),
+        "parameters": options.parameters(),
+        "statistics": statistics,
+        "artefacts": artefacts,
+        "warnings": [] if before is not None or probe.audio is None else ["The audio is silent."],
+        "timings": steps.timings,
+        "software": package_versions(["daklak-museum"]) | {"ffmpeg": hls.ffmpeg_version()},
+    }
+    write_report(out, report)
+    return report
+
+
+def run_job(payload: dict[str, Any]) -> dict[str, Any]:
+    """Sandbox entry point: ``{"source", "out", "options"}`` → the report."""
+    from processing.sandbox_child import report_progress
+
+    return process(
+        Path(payload["source"]),
+        Path(payload["out"]),
+        options_from_json(payload["options"]),
+        progress=report_progress,
+    )
+
+
+def failure_report(source: Path, options: AvOptions, code: str, reason: str) -> dict[str, Any]:
+    from processing.report import failure_report as shared
+
+    return shared(PIPELINE, source, options.parameters(), code, reason)
+
+
+def _describe_source(probe: MediaProbe) -> dict[str, Any]:
+    source: dict[str, Any] = {
+        "name": probe.path.name,
+        "media_type": probe.media_type,
+        "bytes": probe.size,
+        "container": probe.format_name,
+        "duration": round(probe.duration, 3),
+        "bit_rate": probe.bit_rate,
+    }
+    if probe.video is not None:
+        video = probe.video
+        source["video"] = {
+            "codec": video.codec,
+            "width": video.width,
+            "height": video.height,
+            "display_width": video.display_size[0],
+            "display_height": video.display_size[1],
+            "rotation": video.rotation,
+            "frame_rate": round(video.frame_rate, 3),
+            "pixel_format": video.pixel_format,
+        }
+    if probe.audio is not None:
+        source["audio"] = {
+            "codec": probe.audio.codec,
+            "channels": probe.audio.channels,
+            "sample_rate": probe.audio.sample_rate,
+        }
+    return source
+
+
+def _rendition_report(rendition: hls.Rendition) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": rendition.name,
+        "playlist": f"{HLS_FOLDER}/{rendition.playlist}",
+        "codecs": rendition.codecs,
+        "bytes": rendition.bytes,
+        "duration": rendition.duration,
+        "segments": rendition.segments,
+        "peak_bps": rendition.peak_bps,
+        "average_bps": rendition.average_bps,
+    }
+    if rendition.width and rendition.height:
+        entry |= {"width": rendition.width, "height": rendition.height}
+    return entry
+
+
+def _artefacts(out: Path, folder: Path) -> list[dict[str, Any]]:
+    """Every file written, playlists first, with its size and SHA-256."""
+    entries = []
+    for path in sorted(folder.rglob("*"), key=lambda p: (p.suffix != ".m3u8", str(p))):
+        if not path.is_file():
+            continue
+        name = str(path.relative_to(out))
+        if path.suffix == ".m3u8":
+            role = "master" if path.name == hls.MASTER else "playlist"
+            entries.append(describe(out, name, PLAYLIST_TYPE, role))
+        else:
+            role = "init" if path.suffix == ".mp4" else "segment"
+            entries.append(describe(out, name, SEGMENT_TYPES.get(path.suffix, "video/mp4"), role))
+    return entries

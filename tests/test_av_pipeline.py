@@ -1,0 +1,106 @@
+"""The video/audio pipeline end to end: ``museum process`` as a user runs it, in the sandbox."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from processing.av.pipeline import AvOptions
+from processing.av.probe import FFMPEG
+from processing.runner import Failure, process_av
+from processing.sandbox import ChildLimits
+from tests.test_av_hls import make_clip
+from tests.test_cli import run_museum
+
+pytestmark = pytest.mark.skipif(
+    not Path(FFMPEG).is_file(), reason="ffmpeg not found: install the Debian package ffmpeg"
+)
+LIMITS = ChildLimits(memory_bytes=4 * 1024**3, cpu_seconds=300, wall_seconds=300, threads=2)
+
+
+def test_cli_process_writes_the_hls_tree_and_a_report_listing_every_file(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "gong.mov", size="1280x720", seconds=5, volume_db=-28)
+    out = tmp_path / "out"
+    result = run_museum(tmp_path, "process", str(source), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [
+        "hls/audio/index.m3u8",
+        "hls/720p/index.m3u8",
+        "hls/480p/index.m3u8",
+        "hls/360p/index.m3u8",
+    ]
+    report = json.loads((out / "report.json").read_text())
+    assert (report["status"], report["pipeline"], report["kind"]) == ("ok", "av", "video")
+    assert report["source"]["video"]["display_width"] == 1280
+    written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    listed = {a["path"] for a in report["artefacts"]}
+    assert listed == written - {"report.json"}
+    for artefact in report["artefacts"]:
+        data = (out / artefact["path"]).read_bytes()
+        assert artefact["bytes"] == len(data)
+        assert artefact["sha256"] == hashlib.sha256(data).hexdigest()
+    roles = {a["role"] for a in report["artefacts"]}
+    assert roles == {"master", "playlist", "init", "segment"}
+    loudness = report["statistics"]["loudness"]
+    assert loudness["before"]["integrated_lufs"] < -24
+    assert abs(loudness["after"]["integrated_lufs"] - loudness["target_lufs"]) < 1
+    assert abs(report["statistics"]["duration"] - 5.0) < 0.1
+
+
+def test_an_audio_item_is_one_aac_rendition(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "khan.wav", seconds=4, extra=("-vn",))
+    out = tmp_path / "out"
+    report = process_av(source, out, AvOptions(), LIMITS)
+    assert report["kind"] == "audio"
+    (audio,) = report["statistics"]["renditions"]
+    assert audio["codecs"] == "mp4a.40.2" and abs(audio["duration"] - 4.0) < 0.2
+    master = (out / "hls" / "master.m3u8").read_text()
+    assert "#EXT-X-STREAM-INF:BANDWIDTH=" in master and 'CODECS="mp4a.40.2"' in master
+    assert "audio/index.m3u8" in master and "RESOLUTION" not in master
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "code"),
+    [
+        ("playlist.mp4", "#EXTM3U\n#EXTINF:1,\nhttp://127.0.0.1:9/a.ts\n", "unsupported_format"),
+        ("list.mkv", "ffconcat version 1.0\nfile '/etc/passwd'\n", "unsupported_format"),
+        ("empty.mp3", "", "unsupported_format"),
+    ],
+)
+def test_hostile_inputs_exit_non_zero_with_the_reason_in_both_languages(
+    tmp_path: Path, name: str, content: str, code: str
+) -> None:
+    source = tmp_path / name
+    source.write_text(content)
+    out = tmp_path / "out"
+    refused = run_museum(tmp_path, "process", str(source), "--out", str(out))
+    assert refused.returncode == 1
+    assert f"({code}:" in " ".join(refused.stderr.split()), refused.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert (report["status"], report["pipeline"], report["error"]["code"]) == ("failed", "av", code)
+    english = run_museum(
+        tmp_path, "process", str(source), "--out", str(tmp_path / "en"), "--kind", "video",
+        env={"MUSEUM_LANGUAGE": "en"},
+    )  # fmt: skip
+    assert english.returncode == 1 and "Refused" in english.stderr
+    vietnamese = run_museum(
+        tmp_path, "process", str(source), "--out", str(tmp_path / "vi"), "--kind", "video",
+        env={"MUSEUM_LANGUAGE": "vi"},
+    )  # fmt: skip
+    assert vietnamese.returncode == 1 and "Bị từ chối" in vietnamese.stderr
+
+
+def test_a_refused_input_leaves_only_its_report(tmp_path: Path) -> None:
+    whole = make_clip(tmp_path / "whole.mp4", seconds=4, extra=("-movflags", "+faststart"))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    out = tmp_path / "out"
+    with pytest.raises(Failure) as refused:
+        process_av(cut, out, AvOptions(), LIMITS)
+    assert refused.value.code == "malformed" and "truncated" in refused.value.reason
+    assert sorted(p.name for p in out.iterdir()) == ["report.json"]
+    assert not list(tmp_path.glob(".out.partial-*"))
