@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from processing.av.pipeline import AvOptions
 from processing.av.probe import FFMPEG
@@ -44,7 +47,15 @@ def test_cli_process_writes_the_hls_tree_and_a_report_listing_every_file(tmp_pat
         assert artefact["bytes"] == len(data)
         assert artefact["sha256"] == hashlib.sha256(data).hexdigest()
     roles = {a["role"] for a in report["artefacts"]}
-    assert roles == {"master", "playlist", "init", "segment"}
+    assert roles == {
+        "master",
+        "playlist",
+        "init",
+        "segment",
+        "poster",
+        "thumbnail-sprite",
+        "thumbnails-track",
+    }
     loudness = report["statistics"]["loudness"]
     assert loudness["before"]["integrated_lufs"] < -24
     assert abs(loudness["after"]["integrated_lufs"] - loudness["target_lufs"]) < 1
@@ -104,3 +115,40 @@ def test_a_refused_input_leaves_only_its_report(tmp_path: Path) -> None:
     assert refused.value.code == "malformed" and "truncated" in refused.value.reason
     assert sorted(p.name for p in out.iterdir()) == ["report.json"]
     assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_the_poster_skips_a_black_opening_and_thumbnails_cover_the_film(tmp_path: Path) -> None:
+    source = tmp_path / "opening.mp4"
+    graph = (
+        "color=c=black:s=640x360:d=3:r=25[black];testsrc2=s=640x360:d=5:r=25[film];"
+        "[black][film]concat=n=2:v=1:a=0"
+    )
+    subprocess.run(
+        [FFMPEG, "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", graph,
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(source)],
+        check=True,
+        timeout=120,
+    )  # fmt: skip
+    out = tmp_path / "out"
+    report = process_av(source, out, AvOptions(), LIMITS)
+    poster = report["statistics"]["poster"]
+    assert poster["time"] > 3.0, poster  # not the black opening
+    assert (poster["width"], poster["height"]) == (640, 360)
+    with Image.open(out / "poster.jpg") as image:
+        assert image.size == (640, 360) and np.asarray(image.convert("L")).std() > 20
+    plan = report["statistics"]["thumbnails"]
+    assert plan["count"] == 8 and plan["sheets"] == 1  # one a second over 8 s
+    cues = (out / "thumbnails" / "thumbnails.vtt").read_text().split("\n\n")[1:]
+    cues = [cue for cue in cues if cue.strip()]
+    assert len(cues) == plan["count"]
+    assert cues[0].startswith("00:00:00.000 --> ") and "00:00:08.0" in cues[-1]
+    with Image.open(out / "thumbnails" / "sprite_000.jpg") as sheet:
+        grey = np.asarray(sheet.convert("L"), dtype=np.float32)
+    for cue in cues:
+        x, y, w, h = (int(v) for v in cue.rsplit("#xywh=", 1)[1].split(","))
+        assert (w, h) == (160, 90) and x + w <= grey.shape[1] and y + h <= grey.shape[0]
+    # the first three seconds are black cells, the rest are the test pattern
+    means = [grey[0:90, x : x + 160].mean() for x in range(0, 8 * 160, 160)]
+    assert max(means[:3]) < 20 < min(means[3:]), means
+    roles = {a["role"] for a in report["artefacts"]}
+    assert {"poster", "thumbnail-sprite", "thumbnails-track"} <= roles

@@ -27,6 +27,7 @@ from typing import Any
 
 from processing.av.ladder import Rung
 from processing.av.probe import FFMPEG, MediaError, MediaProbe
+from processing.av.thumbs import SPRITE_NAME, SpritePlan
 
 KEYFRAME_SECONDS = 2.0
 SEGMENT_SECONDS = 4  # a multiple of KEYFRAME_SECONDS: every segment starts on a forced keyframe
@@ -116,14 +117,18 @@ def ladder_command(
     folder: Path,
     loudness: Loudness | None,
     target: float = LOUDNESS_TARGET,
+    sprites: tuple[SpritePlan, Path] | None = None,
 ) -> list[str]:
-    """The one ffmpeg command that writes every rung (and the audio group) into ``folder``."""
+    """The one ffmpeg command that writes every rung (and the audio group) into ``folder``,
+    and, given ``sprites`` (a plan and a folder), the scrubbing thumbnails' sheets."""
     if probe.video is None or not rungs:
         raise ValueError("a ladder needs a video stream and at least one rung")
+    branches = len(rungs) + (1 if sprites else 0)
     graph = [
-        f"[0:v:0]{_fps_cap(probe)}split={len(rungs)}"
-        + "".join(f"[s{i}]" for i in range(len(rungs)))
+        f"[0:v:0]{_fps_cap(probe)}split={branches}" + "".join(f"[s{i}]" for i in range(branches))
     ]
+    if sprites:
+        graph.append(f"[s{len(rungs)}]{sprites[0].filter()}[sprite]")
     for i, rung in enumerate(rungs):
         graph.append(
             f"[s{i}]scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
@@ -189,6 +194,10 @@ def ladder_command(
         str(folder / "%v" / "seg_%05d.m4s"),
         str(folder / "%v" / PLAYLIST),
     ]
+    if sprites:
+        sheets = sprites[1]
+        argv += ["-map", "[sprite]", "-c:v", "mjpeg", "-q:v", "4", "-map_metadata", "-1"]
+        argv += ["-f", "image2", "-start_number", "0", str(sheets / SPRITE_NAME)]
     return argv
 
 
@@ -198,11 +207,15 @@ def encode_ladder(
     folder: Path,
     loudness: Loudness | None,
     target: float = LOUDNESS_TARGET,
+    sprites: tuple[SpritePlan, Path] | None = None,
 ) -> tuple[list[Rendition], Loudness | None]:
-    """Write the ladder into ``folder``; the renditions as measured and the loudness after."""
+    """Write the ladder into ``folder`` (and sprite sheets, given ``sprites``); the
+    renditions as measured and the loudness after."""
     folder.mkdir(parents=True, exist_ok=True)
+    if sprites:
+        sprites[1].mkdir(parents=True, exist_ok=True)
     stderr = _run(
-        ladder_command(probe, rungs, folder, loudness, target),
+        ladder_command(probe, rungs, folder, loudness, target, sprites),
         timeout=_timeout(probe, factor=20),
         what="encoding the ladder",
     )

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from processing.av import hls
+from processing.av import hls, thumbs
 from processing.av.ladder import ladder
 from processing.av.probe import MediaLimits, MediaProbe, probe_media
 from processing.report import (
@@ -29,6 +29,7 @@ from processing.report import (
 )
 
 PIPELINE = "av"
+THUMBS = "thumbnails"
 KINDS = ("video", "audio")
 HLS_FOLDER = "hls"
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
@@ -70,11 +71,24 @@ def process(
     statistics: dict[str, Any] = {"duration": round(probe.duration, 3)}
     if probe.video is not None:
         rungs = ladder(*probe.video.display_size, probe.video.frame_rate)
+        plan = thumbs.sprite_plan(probe.duration, *probe.video.display_size, probe.video.frame_rate)
         with steps.step("ladder", 10):
             renditions, after = hls.encode_ladder(
-                probe, rungs, folder, before, options.loudness_target
+                probe, rungs, folder, before, options.loudness_target, (plan, out / THUMBS)
             )
         frame_rate = probe.video.frame_rate
+        with steps.step("poster", 85):
+            thumbs.write_vtt(out / THUMBS, plan, probe.duration)
+            moment = thumbs.choose_poster_time(out / THUMBS, plan, probe.duration)
+            width, height = thumbs.extract_poster(probe, moment, out / thumbs.POSTER_NAME)
+        statistics["poster"] = {"time": round(moment, 3), "width": width, "height": height}
+        statistics["thumbnails"] = {
+            "interval": plan.interval,
+            "count": plan.count,
+            "sheets": plan.sheets,
+            "width": plan.width,
+            "height": plan.height,
+        }
     else:
         with steps.step("audio", 10):
             renditions, after = hls.encode_audio(probe, folder, before, options.loudness_target)
@@ -173,6 +187,14 @@ def _rendition_report(rendition: hls.Rendition) -> dict[str, Any]:
 def _artefacts(out: Path, folder: Path) -> list[dict[str, Any]]:
     """Every file written, playlists first, with its size and SHA-256."""
     entries = []
+    if (out / thumbs.POSTER_NAME).is_file():
+        entries.append(describe(out, thumbs.POSTER_NAME, "image/jpeg", "poster"))
+    for path in sorted((out / THUMBS).glob("*")):
+        name = str(path.relative_to(out))
+        if path.suffix == ".vtt":
+            entries.append(describe(out, name, "text/vtt", "thumbnails-track"))
+        else:
+            entries.append(describe(out, name, "image/jpeg", "thumbnail-sprite"))
     for path in sorted(folder.rglob("*"), key=lambda p: (p.suffix != ".m3u8", str(p))):
         if not path.is_file():
             continue
