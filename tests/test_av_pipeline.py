@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from processing.av import waveform
 from processing.av.pipeline import AvOptions
 from processing.av.probe import FFMPEG
 from processing.runner import Failure, process_av
 from processing.sandbox import ChildLimits
-from tests.test_av_hls import make_clip
+from tests.test_av_hls import ffprobe_json, make_clip
 from tests.test_cli import run_museum
 
 pytestmark = pytest.mark.skipif(
@@ -62,16 +63,41 @@ def test_cli_process_writes_the_hls_tree_and_a_report_listing_every_file(tmp_pat
     assert abs(report["statistics"]["duration"] - 5.0) < 0.1
 
 
-def test_an_audio_item_is_one_aac_rendition(tmp_path: Path) -> None:
-    source = make_clip(tmp_path / "khan.wav", seconds=4, extra=("-vn",))
+def test_an_audio_item_is_one_aac_rendition_a_waveform_and_a_download(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "khan.wav", seconds=4, volume_db=-12, extra=("-vn",))
     out = tmp_path / "out"
-    report = process_av(source, out, AvOptions(), LIMITS)
+    report = process_av(source, out, AvOptions(download=True), LIMITS)
     assert report["kind"] == "audio"
     (audio,) = report["statistics"]["renditions"]
     assert audio["codecs"] == "mp4a.40.2" and abs(audio["duration"] - 4.0) < 0.2
     master = (out / "hls" / "master.m3u8").read_text()
     assert "#EXT-X-STREAM-INF:BANDWIDTH=" in master and 'CODECS="mp4a.40.2"' in master
     assert "audio/index.m3u8" in master and "RESOLUTION" not in master
+    peaks = json.loads((out / "waveform.json").read_text())
+    assert (peaks["version"], peaks["channels"], peaks["bits"]) == (2, 1, 8)
+    assert abs(peaks["length"] - 4.0 * 20) <= 2 and len(peaks["data"]) == 2 * peaks["length"]
+    lows, highs = peaks["data"][0::2], peaks["data"][1::2]
+    assert all(-128 <= low <= high <= 127 for low, high in zip(lows, highs, strict=True))
+    # a steady tone at -16 LUFS: about a sixth of full scale, the same all along
+    assert max(highs) > 15 and max(highs) - min(highs[2:-2]) <= 2, highs
+    download = ffprobe_json(out / "download.opus", "-show_format", "-show_streams")
+    assert download["streams"][0]["codec_name"] == "opus"
+    assert abs(float(download["format"]["duration"]) - 4.0) < 0.2
+    roles = {a["role"] for a in report["artefacts"]}
+    assert {"waveform", "download"} <= roles
+    quiet = process_av(source, tmp_path / "no-download", AvOptions(), LIMITS)
+    assert "download" not in {a["role"] for a in quiet["artefacts"]}
+
+
+def test_waveform_pairs_are_the_min_and_max_of_each_stretch(tmp_path: Path) -> None:
+    raw = tmp_path / "ramp.raw"
+    samples = np.concatenate([np.arange(-200, 200) * 80, np.full(50, 32767)]).astype("<i2")
+    raw.write_bytes(samples.tobytes())
+    found = waveform.peaks(raw, duration=len(samples) / waveform.SAMPLE_RATE)
+    per = found["samples_per_pixel"]
+    assert per == waveform.SAMPLE_RATE // waveform.PAIRS_PER_SECOND == 200
+    assert found["data"] == [-63, -1, 0, 62, 127, 127]  # two full stretches, then the rest
+    assert waveform.samples_per_pair(10 * 3600) > per  # long recordings: coarser pairs
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,8 @@ TRUE_PEAK = -1.5  # dBTP
 LOUDNESS_RANGE = 11.0  # LU
 AUDIO_NAME = "audio"
 AUDIO_CODECS = "mp4a.40.2"  # AAC-LC
+DOWNLOAD_KBPS = 96  # Opus: transparent for speech and most music at this rate
+WAVEFORM_RATE = 4000  # processing.av.waveform.SAMPLE_RATE
 MASTER = "master.m3u8"
 PLAYLIST = "index.m3u8"
 X264_PRESET = "veryfast"
@@ -277,11 +279,29 @@ def encode_audio(
     folder: Path,
     loudness: Loudness | None,
     target: float = LOUDNESS_TARGET,
+    *,
+    download: Path | None = None,
+    pcm: Path | None = None,
 ) -> tuple[list[Rendition], Loudness | None]:
-    """An audio-only item: one loudness-normalised AAC rendition in ``folder/audio``."""
+    """An audio-only item: one loudness-normalised AAC rendition in ``folder/audio``; in the
+    same run, given paths, a downloadable Opus file and the decimated mono samples the
+    waveform is drawn from (:mod:`processing.av.waveform`)."""
     if probe.audio is None:
         raise ValueError("no audio stream")
     (folder / AUDIO_NAME).mkdir(parents=True, exist_ok=True)
+    # Each branch says its own layout and rate: ffmpeg cannot choose one for all of them.
+    branches = [f"aformat=sample_rates={AUDIO_RATE}:channel_layouts=stereo"]
+    extra: list[str] = []
+    if download is not None:
+        branches.append(f"aformat=sample_rates={AUDIO_RATE}:channel_layouts=stereo")
+        extra += ["-map", f"[o{len(branches) - 1}]", "-c:a", "libopus"]
+        extra += ["-b:a", f"{DOWNLOAD_KBPS}k", "-map_metadata", "-1", "-f", "opus", str(download)]
+    if pcm is not None:
+        branches.append(f"aresample={WAVEFORM_RATE},aformat=sample_fmts=s16:channel_layouts=mono")
+        extra += ["-map", f"[o{len(branches) - 1}]", "-c:a", "pcm_s16le", "-f", "s16le", str(pcm)]
+    split = "".join(f"[x{i}]" for i in range(len(branches)))
+    graph = f"[0:a:0]{_audio_filter(loudness, target)},asplit={len(branches)}{split}"
+    graph += "".join(f";[x{i}]{branch}[o{i}]" for i, branch in enumerate(branches))
     argv = [
         FFMPEG,
         "-nostdin",
@@ -290,24 +310,21 @@ def encode_audio(
         "-loglevel",
         "info",
         *probe.input_args(),
+        "-filter_complex",
+        graph,
         "-map",
-        "0:a:0",
-        "-af",
-        _audio_filter(loudness, target),
+        "[o0]",
         "-c:a",
         "aac",
         "-b:a",
         f"{AUDIO_KBPS}k",
-        "-ac",
-        "2",
-        "-ar",
-        str(AUDIO_RATE),
         "-map_metadata",
         "-1",
         *_hls_output_args(),
         "-hls_segment_filename",
         str(folder / AUDIO_NAME / "seg_%05d.m4s"),
         str(folder / AUDIO_NAME / PLAYLIST),
+        *extra,
     ]
     stderr = _run(argv, timeout=_timeout(probe, factor=5), what="encoding the audio")
     after = _after(stderr) if loudness is not None else None

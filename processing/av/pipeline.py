@@ -12,11 +12,12 @@ The pipeline runs in the sandboxed child (:func:`run_job`); a refused input rais
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from processing.av import hls, thumbs
+from processing.av import hls, thumbs, waveform
 from processing.av.ladder import ladder
 from processing.av.probe import MediaLimits, MediaProbe, probe_media
 from processing.report import (
@@ -29,6 +30,7 @@ from processing.report import (
 )
 
 PIPELINE = "av"
+DOWNLOAD_NAME = "download.opus"
 THUMBS = "thumbnails"
 KINDS = ("video", "audio")
 HLS_FOLDER = "hls"
@@ -40,13 +42,22 @@ SEGMENT_TYPES = {".m4s": "video/iso.segment", ".mp4": "video/mp4"}
 class AvOptions:
     limits: MediaLimits = field(default_factory=MediaLimits)
     loudness_target: float = hls.LOUDNESS_TARGET
+    download: bool = False  # an audio item's Opus file, where its licence allows downloads
 
     def parameters(self) -> dict[str, Any]:
-        return {"loudness_target": self.loudness_target, "limits": asdict(self.limits)}
+        return {
+            "loudness_target": self.loudness_target,
+            "download": self.download,
+            "limits": asdict(self.limits),
+        }
 
 
 def options_to_json(options: AvOptions) -> dict[str, Any]:
-    return {"limits": asdict(options.limits), "loudness_target": options.loudness_target}
+    return {
+        "limits": asdict(options.limits),
+        "loudness_target": options.loudness_target,
+        "download": options.download,
+    }
 
 
 def options_from_json(data: dict[str, Any]) -> AvOptions:
@@ -54,7 +65,7 @@ def options_from_json(data: dict[str, Any]) -> AvOptions:
     known = {f.name for f in fields(MediaLimits)}
     limits = MediaLimits(**{k: v for k, v in (data.get("limits") or {}).items() if k in known})
     target = float(data.get("loudness_target", hls.LOUDNESS_TARGET))
-    return AvOptions(limits=limits, loudness_target=target)
+    return AvOptions(limits=limits, loudness_target=target, download=bool(data.get("download")))
 
 
 def process(
@@ -90,8 +101,18 @@ def process(
             "height": plan.height,
         }
     else:
-        with steps.step("audio", 10):
-            renditions, after = hls.encode_audio(probe, folder, before, options.loudness_target)
+        download = out / DOWNLOAD_NAME if options.download else None
+        with tempfile.TemporaryDirectory(prefix="av-") as scratch, steps.step("audio", 10):
+            pcm = Path(scratch) / "waveform.raw"
+            renditions, after = hls.encode_audio(
+                probe, folder, before, options.loudness_target, download=download, pcm=pcm
+            )
+            found = waveform.write_peaks(pcm, probe.duration, out / waveform.NAME)
+        statistics["waveform"] = {
+            "pairs": found["length"],
+            "samples_per_pixel": found["samples_per_pixel"],
+            "sample_rate": found["sample_rate"],
+        }
         frame_rate = None
     with steps.step("playlists", 90):
         hls.write_master(folder, renditions, frame_rate)
@@ -187,6 +208,10 @@ def _rendition_report(rendition: hls.Rendition) -> dict[str, Any]:
 def _artefacts(out: Path, folder: Path) -> list[dict[str, Any]]:
     """Every file written, playlists first, with its size and SHA-256."""
     entries = []
+    if (out / waveform.NAME).is_file():
+        entries.append(describe(out, waveform.NAME, "application/json", "waveform"))
+    if (out / DOWNLOAD_NAME).is_file():
+        entries.append(describe(out, DOWNLOAD_NAME, "audio/ogg", "download"))
     if (out / thumbs.POSTER_NAME).is_file():
         entries.append(describe(out, thumbs.POSTER_NAME, "image/jpeg", "poster"))
     for path in sorted((out / THUMBS).glob("*")):
