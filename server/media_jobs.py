@@ -38,10 +38,14 @@ RETRYABLE = {"crashed", "wall_time", "memory", "cpu_time", "file_size"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def av_options(settings: Settings) -> AvOptions:
-    """Video and audio options from the settings (the defaults until issue 6 adds its own)."""
-    del settings
-    return AvOptions()
+def av_options(settings: Settings, *, download: bool = False) -> AvOptions:
+    """Video and audio options from the settings."""
+    return AvOptions(
+        loudness_target=settings.av_loudness_target,
+        download=download,
+        captions=settings.av_captions,
+        asr_model=settings.asr_model or None,
+    )
 
 
 def child_limits(settings: Settings) -> ChildLimits:

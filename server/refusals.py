@@ -58,6 +58,10 @@ SUMMARIES: dict[str, str] = {
     "empty_points": N_("An internal check of the processed point cloud failed."),
     "bad_render_size": N_("The poster could not be rendered at the requested size."),
     "bad_poster_pixels": N_("The poster could not be rendered."),
+    # Video and audio
+    "too_long": N_("The recording is longer than the limit allows."),
+    "no_streams": N_("The file holds no video or audio."),
+    "timeout": N_("A processing step took longer than its time limit."),
     # The sandboxed child process
     "memory": N_("Processing needed more memory than its limit."),
     "cpu_time": N_("Processing used more CPU time than its limit."),

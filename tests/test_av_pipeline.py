@@ -16,6 +16,7 @@ from processing.av.pipeline import AvOptions
 from processing.av.probe import FFMPEG
 from processing.runner import Failure, process_av
 from processing.sandbox import ChildLimits
+from tests.conftest import CORPUS
 from tests.test_av_hls import ffprobe_json, make_clip
 from tests.test_cli import run_museum
 
@@ -178,3 +179,40 @@ def test_the_poster_skips_a_black_opening_and_thumbnails_cover_the_film(tmp_path
     assert max(means[:3]) < 20 < min(means[3:]), means
     roles = {a["role"] for a in report["artefacts"]}
     assert {"poster", "thumbnail-sprite", "thumbnails-track"} <= roles
+
+
+SPEECH = CORPUS / "av" / "speech" / "librispeech_198-209-0000.hq.ogg"
+GUITAR = CORPUS / "av" / "mdn" / "guitar.ogg"
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+def test_speech_gets_a_draft_caption_track_and_music_none(tmp_path: Path) -> None:
+    if not SPEECH.is_file():
+        pytest.skip(f"{SPEECH} not found: the corpus (../shared/corpus) is not beside the project")
+    out = tmp_path / "speech"
+    report = process_av(SPEECH, out, AvOptions(), LIMITS)
+    speech = report["statistics"]["speech"]
+    assert (speech["language"], speech["draft"]) == ("en", True)
+    assert speech["model"] and speech["created"].endswith(("Z", "+00:00"))
+    assert len(speech["segments"]) >= 2 and "catherine" in speech["segments"][0]["text"].lower()
+    master = (out / "hls" / "master.m3u8").read_text()
+    assert '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs"' in master and 'LANGUAGE="en"' in master
+    assert 'SUBTITLES="subs"' in master
+    playlist = (out / "hls" / "subs" / "en.m3u8").read_text()
+    assert "captions.en.vtt" in playlist and playlist.rstrip().endswith("#EXT-X-ENDLIST")
+    vtt = (out / speech["captions"]).read_text()
+    assert vtt.startswith("WEBVTT") and vtt.count(" --> ") >= len(speech["segments"])
+    assert "captions-draft" in {a["role"] for a in report["artefacts"]}
+    music = process_av(GUITAR, tmp_path / "guitar", AvOptions(), LIMITS)
+    assert music["statistics"]["speech"]["segments"] == []
+    assert "SUBTITLES" not in (tmp_path / "guitar" / "hls" / "master.m3u8").read_text()
+    assert not (tmp_path / "guitar" / "hls" / "subs").exists()
+
+
+def test_a_missing_model_is_a_warning_not_a_refusal(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "talk.mp4", seconds=2)
+    options = AvOptions(asr_model=str(tmp_path / "no-such-model"))
+    report = process_av(source, tmp_path / "out", options, LIMITS)
+    assert report["status"] == "ok" and report["statistics"]["speech"] is None
+    assert any(w.startswith("No captions:") for w in report["warnings"]), report["warnings"]

@@ -12,6 +12,7 @@ The pipeline runs in the sandboxed child (:func:`run_job`); a refused input rais
 
 from __future__ import annotations
 
+import math
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -30,6 +31,7 @@ from processing.report import (
 )
 
 PIPELINE = "av"
+SUBS = "subs"
 DOWNLOAD_NAME = "download.opus"
 THUMBS = "thumbnails"
 KINDS = ("video", "audio")
@@ -43,21 +45,23 @@ class AvOptions:
     limits: MediaLimits = field(default_factory=MediaLimits)
     loudness_target: float = hls.LOUDNESS_TARGET
     download: bool = False  # an audio item's Opus file, where its licence allows downloads
+    captions: bool = True  # draft captions from speech
+    asr_model: str | None = None  # a faster-whisper model directory; None: the bundled test model
+    asr_language: str | None = None  # None: detected
 
     def parameters(self) -> dict[str, Any]:
         return {
             "loudness_target": self.loudness_target,
             "download": self.download,
+            "captions": self.captions,
+            "asr_model": self.asr_model,
+            "asr_language": self.asr_language,
             "limits": asdict(self.limits),
         }
 
 
 def options_to_json(options: AvOptions) -> dict[str, Any]:
-    return {
-        "limits": asdict(options.limits),
-        "loudness_target": options.loudness_target,
-        "download": options.download,
-    }
+    return {**options.parameters(), "limits": asdict(options.limits)}
 
 
 def options_from_json(data: dict[str, Any]) -> AvOptions:
@@ -65,7 +69,14 @@ def options_from_json(data: dict[str, Any]) -> AvOptions:
     known = {f.name for f in fields(MediaLimits)}
     limits = MediaLimits(**{k: v for k, v in (data.get("limits") or {}).items() if k in known})
     target = float(data.get("loudness_target", hls.LOUDNESS_TARGET))
-    return AvOptions(limits=limits, loudness_target=target, download=bool(data.get("download")))
+    return AvOptions(
+        limits=limits,
+        loudness_target=target,
+        download=bool(data.get("download")),
+        captions=bool(data.get("captions", True)),
+        asr_model=data.get("asr_model") or None,
+        asr_language=data.get("asr_language") or None,
+    )
 
 
 def process(
@@ -114,8 +125,18 @@ def process(
             "sample_rate": found["sample_rate"],
         }
         frame_rate = None
+    warnings: list[str] = []
+    subtitles: list[dict[str, str]] = []
+    if probe.audio is not None and options.captions:
+        with steps.step("captions", 70):
+            speech = _captions(probe, options, folder, warnings)
+        statistics["speech"] = speech
+        if speech and speech["segments"]:
+            subtitles.append(speech.pop("track"))
+        elif speech:
+            speech.pop("track", None)
     with steps.step("playlists", 90):
-        hls.write_master(folder, renditions, frame_rate)
+        hls.write_master(folder, renditions, frame_rate, subtitles)
     statistics["renditions"] = [_rendition_report(r) for r in renditions]
     statistics["loudness"] = {
         "target_lufs": options.loudness_target,
@@ -133,12 +154,77 @@ def process(
         "parameters": options.parameters(),
         "statistics": statistics,
         "artefacts": artefacts,
-        "warnings": [] if before is not None or probe.audio is None else ["The audio is silent."],
+        "warnings": warnings
+        + ([] if before is not None or probe.audio is None else ["The audio is silent."]),
         "timings": steps.timings,
         "software": package_versions(["daklak-museum"]) | {"ffmpeg": hls.ffmpeg_version()},
     }
     write_report(out, report)
     return report
+
+
+def _captions(
+    probe: MediaProbe, options: AvOptions, folder: Path, warnings: list[str]
+) -> dict[str, Any] | None:
+    """Speech → a draft WebVTT track (``hls/subs/``), or None with a warning when it cannot.
+
+    Like OCR for documents, a recording whose speech cannot be read is still a recording:
+    a missing model or a decoding failure is a warning, not a refusal. Music and silence
+    give no segments, hence no track.
+    """
+    from processing.av import asr
+
+    try:
+        model = Path(options.asr_model) if options.asr_model else asr.bundled_model_dir()
+        samples = asr.decode_pcm(probe.path, input_args=probe.input_args())
+        transcript = asr.transcribe(samples, model_dir=model, language=options.asr_language)
+    except asr.AsrError as exc:
+        warnings.append(f"No captions: {exc}")
+        return None
+    language = transcript.language or "und"
+    segments = [
+        {"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text}
+        for s in transcript.segments
+    ]
+    speech: dict[str, Any] = {
+        "language": language,
+        "language_probability": round(transcript.language_probability, 3),
+        "model": transcript.model,
+        "created": transcript.created,
+        "draft": True,  # machine captions wait for a curator's review
+        "segments": segments,
+    }
+    if segments:
+        subs = folder / SUBS
+        subs.mkdir(parents=True, exist_ok=True)
+        vtt = f"captions.{language}.vtt"
+        (subs / vtt).write_text(asr.to_webvtt(transcript.segments), "utf-8")
+        playlist = f"{language}.m3u8"
+        (subs / playlist).write_text(_subtitle_playlist(vtt, probe.duration), "utf-8")
+        speech["captions"] = f"{HLS_FOLDER}/{SUBS}/{vtt}"
+        speech["track"] = {
+            "name": f"{language} (machine draft)",
+            "language": language,
+            "uri": f"{SUBS}/{playlist}",
+        }
+    return speech
+
+
+def _subtitle_playlist(vtt: str, duration: float) -> str:
+    """A media playlist whose one segment is the whole WebVTT file."""
+    return "\n".join(
+        [
+            "#EXTM3U",
+            "#EXT-X-VERSION:7",
+            f"#EXT-X-TARGETDURATION:{max(1, math.ceil(duration))}",
+            "#EXT-X-MEDIA-SEQUENCE:0",
+            "#EXT-X-PLAYLIST-TYPE:VOD",
+            f"#EXTINF:{duration:.3f},",
+            vtt,
+            "#EXT-X-ENDLIST",
+            "",
+        ]
+    )
 
 
 def run_job(payload: dict[str, Any]) -> dict[str, Any]:
@@ -227,6 +313,8 @@ def _artefacts(out: Path, folder: Path) -> list[dict[str, Any]]:
         if path.suffix == ".m3u8":
             role = "master" if path.name == hls.MASTER else "playlist"
             entries.append(describe(out, name, PLAYLIST_TYPE, role))
+        elif path.suffix == ".vtt":
+            entries.append(describe(out, name, "text/vtt", "captions-draft"))
         else:
             role = "init" if path.suffix == ".mp4" else "segment"
             entries.append(describe(out, name, SEGMENT_TYPES.get(path.suffix, "video/mp4"), role))
