@@ -7,6 +7,8 @@ PIPELINES: dict[str, str] = {
     "model": "process_model",
     "image": "process_image",
     "document": "process_image",
+    "video": "process_av",
+    "audio": "process_av",
 }
 
 

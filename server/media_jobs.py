@@ -20,9 +20,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from processing.av.pipeline import AvOptions
+from processing.av.pipeline import options_to_json as av_options_to_json
 from processing.images.model import KINDS as IMAGE_KINDS
 from processing.images.model import ImageLimits, ImageOptions
-from processing.runner import Failure, process_image, process_model
+from processing.runner import Failure, process_av, process_image, process_model
 from processing.sandbox import ChildLimits
 from processing.threed.model import Limits, LodSpec, ModelOptions
 from processing.threed.pipeline import options_to_json
@@ -36,6 +37,20 @@ TEXTURE_SIZES = (4096, 2048, 1024, 512)
 # Codes that mean the input itself is the problem: retrying cannot help.
 RETRYABLE = {"crashed", "wall_time", "memory", "cpu_time", "file_size"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+# Rights statements under which a recording may be downloaded as a file, not only streamed.
+OPEN_RIGHTS = (
+    "https://creativecommons.org/",
+    "http://creativecommons.org/",
+    "http://rightsstatements.org/vocab/NoC-",
+    "https://rightsstatements.org/vocab/NoC-",
+)
+
+
+def download_allowed(rights: tuple[str, str] | None) -> bool:
+    """Whether the record's rights statement is an open licence or says there is no copyright."""
+    return rights is not None and rights[0].strip().startswith(OPEN_RIGHTS)
 
 
 def av_options(settings: Settings, *, download: bool = False) -> AvOptions:
@@ -86,12 +101,14 @@ def model_options(
     )
 
 
-def version_for(sha256: str, options: ModelOptions | ImageOptions) -> str:
+def version_for(sha256: str, options: ModelOptions | ImageOptions | AvOptions) -> str:
     """A derivative version: the same original and options always give the same name."""
     if isinstance(options, ImageOptions):
         from processing.images.pipeline import options_to_json as image_options_to_json
 
         prefix, parameters = "img", image_options_to_json(options)
+    elif isinstance(options, AvOptions):
+        prefix, parameters = "av", av_options_to_json(options)
     else:
         prefix, parameters = "3d", options_to_json(options)
     digest = hashlib.sha256(sha256.encode() + json.dumps(parameters).encode())
@@ -137,6 +154,73 @@ def process_image_job(context: JobContext) -> dict[str, Any]:
     technical = image_summary(report)
     _record(context, asset.id, version, technical, ocr_text(folder, report, asset.id, version))
     return {"asset_id": asset.id, "version": version, "pages": len(technical["pages"])}
+
+
+def process_av_job(context: JobContext) -> dict[str, Any]:
+    """Turn an ingested video or recording into HLS, a poster, thumbnails and draft captions."""
+    asset = _asset(context)
+    assert context.db is not None
+    owner = asset.record_id
+    rights = context.db.call(lambda s: _rights(s, owner)) if owner else None
+    options = av_options(context.settings, download=download_allowed(rights))
+    limits = child_limits(context.settings)
+
+    def run(source: Path, out: Path) -> dict[str, Any]:
+        return process_av(source, out, options, limits, context.progress)
+
+    version = version_for(asset.sha256, options)
+    report = _publish(context, asset, version, run)
+    technical = av_summary(report)
+    _record(context, asset.id, version, technical, speech_text(report, asset.id, version))
+    return {"asset_id": asset.id, "version": version, "renditions": len(technical["renditions"])}
+
+
+def av_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """What the catalog keeps of a video or audio report (the rest is in the file)."""
+    stats = report["statistics"]
+    renditions = [
+        {key: r[key] for key in ("name", "playlist", "codecs", "average_bps", "width", "height")
+         if key in r}
+        for r in stats["renditions"]
+    ]  # fmt: skip
+    video = [r for r in renditions if "width" in r]
+    speech = stats.get("speech") or {}
+    roles = {a["role"]: a["path"] for a in report["artefacts"]}
+    summary: dict[str, Any] = {
+        "pipeline": "av",
+        "kind": report["kind"],
+        "duration": stats["duration"],
+        "master": "master.m3u8",
+        "renditions": renditions,
+        # languages of the caption files beside master.m3u8 (captions.{lang}.vtt)
+        "captions": [speech["language"]] if speech.get("captions") else [],
+        "caption_drafts": [speech["language"]] if speech.get("captions") else [],
+        "loudness": stats.get("loudness"),
+        "report": "report.json",
+    }
+    if video:
+        summary["width"], summary["height"] = video[0]["width"], video[0]["height"]
+    for role in ("poster", "thumbnails-track", "waveform", "download"):
+        if role in roles:
+            summary[role.replace("-", "_")] = roles[role]
+    return summary
+
+
+def speech_text(report: dict[str, Any], asset_id: str, version: str) -> AssetText | None:
+    """The words heard in a recording, kept as a machine draft (source ``asr``) for review and
+    search, or None when nobody speaks."""
+    speech = report["statistics"].get("speech") or {}
+    segments = speech.get("segments") or []
+    if not segments:
+        return None
+    return AssetText(
+        asset_id=asset_id,
+        version=version,
+        source="asr",
+        model=f"faster-whisper {speech.get('model', '')}".strip(),
+        language=str(speech.get("language", "")),
+        text="\n".join(segment["text"] for segment in segments),
+    )
 
 
 def image_options(

@@ -34,10 +34,11 @@ def selftest(context: JobContext) -> dict[str, Any]:
 
 
 def job_handlers() -> dict[str, JobHandler]:
-    from server.media_jobs import process_image_job, process_model_job
+    from server.media_jobs import process_av_job, process_image_job, process_model_job
 
     return {
         "selftest": selftest,
         "process_model": process_model_job,
         "process_image": process_image_job,
+        "process_av": process_av_job,
     }

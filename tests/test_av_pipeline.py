@@ -33,10 +33,10 @@ def test_cli_process_writes_the_hls_tree_and_a_report_listing_every_file(tmp_pat
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [line.split("\t")[0] for line in lines] == [
-        "hls/audio/index.m3u8",
-        "hls/720p/index.m3u8",
-        "hls/480p/index.m3u8",
-        "hls/360p/index.m3u8",
+        "audio/index.m3u8",
+        "720p/index.m3u8",
+        "480p/index.m3u8",
+        "360p/index.m3u8",
     ]
     report = json.loads((out / "report.json").read_text())
     assert (report["status"], report["pipeline"], report["kind"]) == ("ok", "av", "video")
@@ -71,7 +71,7 @@ def test_an_audio_item_is_one_aac_rendition_a_waveform_and_a_download(tmp_path: 
     assert report["kind"] == "audio"
     (audio,) = report["statistics"]["renditions"]
     assert audio["codecs"] == "mp4a.40.2" and abs(audio["duration"] - 4.0) < 0.2
-    master = (out / "hls" / "master.m3u8").read_text()
+    master = (out / "master.m3u8").read_text()
     assert "#EXT-X-STREAM-INF:BANDWIDTH=" in master and 'CODECS="mp4a.40.2"' in master
     assert "audio/index.m3u8" in master and "RESOLUTION" not in master
     peaks = json.loads((out / "waveform.json").read_text())
@@ -196,18 +196,18 @@ def test_speech_gets_a_draft_caption_track_and_music_none(tmp_path: Path) -> Non
     assert (speech["language"], speech["draft"]) == ("en", True)
     assert speech["model"] and speech["created"].endswith(("Z", "+00:00"))
     assert len(speech["segments"]) >= 2 and "catherine" in speech["segments"][0]["text"].lower()
-    master = (out / "hls" / "master.m3u8").read_text()
+    master = (out / "master.m3u8").read_text()
     assert '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs"' in master and 'LANGUAGE="en"' in master
     assert 'SUBTITLES="subs"' in master
-    playlist = (out / "hls" / "subs" / "en.m3u8").read_text()
+    playlist = (out / "captions.en.m3u8").read_text()
     assert "captions.en.vtt" in playlist and playlist.rstrip().endswith("#EXT-X-ENDLIST")
     vtt = (out / speech["captions"]).read_text()
     assert vtt.startswith("WEBVTT") and vtt.count(" --> ") >= len(speech["segments"])
     assert "captions-draft" in {a["role"] for a in report["artefacts"]}
     music = process_av(GUITAR, tmp_path / "guitar", AvOptions(), LIMITS)
     assert music["statistics"]["speech"]["segments"] == []
-    assert "SUBTITLES" not in (tmp_path / "guitar" / "hls" / "master.m3u8").read_text()
-    assert not (tmp_path / "guitar" / "hls" / "subs").exists()
+    assert "SUBTITLES" not in (tmp_path / "guitar" / "master.m3u8").read_text()
+    assert not list((tmp_path / "guitar").glob("captions.*"))
 
 
 def test_a_missing_model_is_a_warning_not_a_refusal(tmp_path: Path) -> None:

@@ -31,11 +31,12 @@ from processing.report import (
 )
 
 PIPELINE = "av"
-SUBS = "subs"
+SUBS = "subs"  # no longer a folder: kept for old reports' readers
 DOWNLOAD_NAME = "download.opus"
 THUMBS = "thumbnails"
 KINDS = ("video", "audio")
-HLS_FOLDER = "hls"
+# The HLS tree is the version folder itself: the IIIF manifest points at
+# /media/{asset}/{version}/master.m3u8 and captions.{lang}.vtt (docs/iiif.md).
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPES = {".m4s": "video/iso.segment", ".mp4": "video/mp4"}
 
@@ -87,7 +88,7 @@ def process(
     with steps.step("probe", 1):
         probe = probe_media(source, options.limits)
     out.mkdir(parents=True, exist_ok=True)
-    folder = out / HLS_FOLDER
+    folder = out
     with steps.step("loudness", 5):
         before = hls.measure_loudness(probe, options.loudness_target)
     statistics: dict[str, Any] = {"duration": round(probe.duration, 3)}
@@ -144,7 +145,7 @@ def process(
         "after": after.as_report() if after else None,
     }
     with steps.step("checksums", 95):
-        artefacts = _artefacts(out, folder)
+        artefacts = _artefacts(out)
     report = {
         "report_version": REPORT_VERSION,
         "status": "ok",
@@ -195,17 +196,15 @@ def _captions(
         "segments": segments,
     }
     if segments:
-        subs = folder / SUBS
-        subs.mkdir(parents=True, exist_ok=True)
         vtt = f"captions.{language}.vtt"
-        (subs / vtt).write_text(asr.to_webvtt(transcript.segments), "utf-8")
-        playlist = f"{language}.m3u8"
-        (subs / playlist).write_text(_subtitle_playlist(vtt, probe.duration), "utf-8")
-        speech["captions"] = f"{HLS_FOLDER}/{SUBS}/{vtt}"
+        (folder / vtt).write_text(asr.to_webvtt(transcript.segments), "utf-8")
+        playlist = f"captions.{language}.m3u8"
+        (folder / playlist).write_text(_subtitle_playlist(vtt, probe.duration), "utf-8")
+        speech["captions"] = vtt
         speech["track"] = {
             "name": f"{language} (machine draft)",
             "language": language,
-            "uri": f"{SUBS}/{playlist}",
+            "uri": playlist,
         }
     return speech
 
@@ -278,7 +277,7 @@ def _describe_source(probe: MediaProbe) -> dict[str, Any]:
 def _rendition_report(rendition: hls.Rendition) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": rendition.name,
-        "playlist": f"{HLS_FOLDER}/{rendition.playlist}",
+        "playlist": rendition.playlist,
         "codecs": rendition.codecs,
         "bytes": rendition.bytes,
         "duration": rendition.duration,
@@ -291,31 +290,32 @@ def _rendition_report(rendition: hls.Rendition) -> dict[str, Any]:
     return entry
 
 
-def _artefacts(out: Path, folder: Path) -> list[dict[str, Any]]:
-    """Every file written, playlists first, with its size and SHA-256."""
+def _artefacts(out: Path) -> list[dict[str, Any]]:
+    """Every file written (the report aside), playlists first, with its size and SHA-256."""
     entries = []
-    if (out / waveform.NAME).is_file():
-        entries.append(describe(out, waveform.NAME, "application/json", "waveform"))
-    if (out / DOWNLOAD_NAME).is_file():
-        entries.append(describe(out, DOWNLOAD_NAME, "audio/ogg", "download"))
-    if (out / thumbs.POSTER_NAME).is_file():
-        entries.append(describe(out, thumbs.POSTER_NAME, "image/jpeg", "poster"))
-    for path in sorted((out / THUMBS).glob("*")):
+    files = [p for p in out.rglob("*") if p.is_file() and p.name != "report.json"]
+    for path in sorted(files, key=lambda p: (p.suffix != ".m3u8", str(p))):
         name = str(path.relative_to(out))
-        if path.suffix == ".vtt":
-            entries.append(describe(out, name, "text/vtt", "thumbnails-track"))
-        else:
-            entries.append(describe(out, name, "image/jpeg", "thumbnail-sprite"))
-    for path in sorted(folder.rglob("*"), key=lambda p: (p.suffix != ".m3u8", str(p))):
-        if not path.is_file():
-            continue
-        name = str(path.relative_to(out))
-        if path.suffix == ".m3u8":
-            role = "master" if path.name == hls.MASTER else "playlist"
-            entries.append(describe(out, name, PLAYLIST_TYPE, role))
-        elif path.suffix == ".vtt":
-            entries.append(describe(out, name, "text/vtt", "captions-draft"))
-        else:
-            role = "init" if path.suffix == ".mp4" else "segment"
-            entries.append(describe(out, name, SEGMENT_TYPES.get(path.suffix, "video/mp4"), role))
+        entries.append(describe(out, name, *_kind_of(path, out)))
     return entries
+
+
+def _kind_of(path: Path, out: Path) -> tuple[str, str]:
+    """(media type, role) of a file the pipeline wrote."""
+    if path.suffix == ".m3u8":
+        return PLAYLIST_TYPE, "master" if path.name == hls.MASTER else "playlist"
+    if path.parent == out / THUMBS:
+        if path.suffix == ".vtt":
+            return "text/vtt", "thumbnails-track"
+        return "image/jpeg", "thumbnail-sprite"
+    if path.suffix == ".vtt":
+        return "text/vtt", "captions-draft"
+    if path.name == waveform.NAME:
+        return "application/json", "waveform"
+    if path.name == DOWNLOAD_NAME:
+        return "audio/ogg", "download"
+    if path.name == thumbs.POSTER_NAME:
+        return "image/jpeg", "poster"
+    if path.suffix == ".mp4":
+        return "video/mp4", "init"
+    return SEGMENT_TYPES.get(path.suffix, "application/octet-stream"), "segment"
