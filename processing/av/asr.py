@@ -280,6 +280,9 @@ def transcribe(
         # Each window is decoded on its own: conditioning on the previous window's text is
         # how one hallucination turns into a loop that runs to the end of the recording.
         condition_on_previous_text=False,
+        # No retries at higher temperatures: a window Whisper doubts is dropped by the
+        # guards below anyway, and each retry decodes it again (up to six times the work).
+        temperature=0.0,
         vad_filter=True,
         vad_parameters=dict(VAD_PARAMETERS),
     )

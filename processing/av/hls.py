@@ -27,7 +27,7 @@ from typing import Any
 
 from processing.av.ladder import Rung
 from processing.av.probe import FFMPEG, MediaError, MediaProbe
-from processing.av.thumbs import SPRITE_NAME, SpritePlan
+from processing.av.thumbs import CANDIDATE_NAME, SPRITE_NAME, PosterPlan, SpritePlan
 
 KEYFRAME_SECONDS = 2.0
 SEGMENT_SECONDS = 4  # a multiple of KEYFRAME_SECONDS: every segment starts on a forced keyframe
@@ -120,17 +120,21 @@ def ladder_command(
     loudness: Loudness | None,
     target: float = LOUDNESS_TARGET,
     sprites: tuple[SpritePlan, Path] | None = None,
+    posters: tuple[PosterPlan, Path] | None = None,
 ) -> list[str]:
-    """The one ffmpeg command that writes every rung (and the audio group) into ``folder``,
-    and, given ``sprites`` (a plan and a folder), the scrubbing thumbnails' sheets."""
+    """The one ffmpeg command that writes every rung (and the audio group) into ``folder``;
+    given ``sprites`` (a plan and a folder), the scrubbing thumbnails' sheets; given
+    ``posters``, full-size poster candidates (needing ``sprites`` too)."""
     if probe.video is None or not rungs:
         raise ValueError("a ladder needs a video stream and at least one rung")
-    branches = len(rungs) + (1 if sprites else 0)
+    branches = len(rungs) + (1 if sprites else 0) + (1 if sprites and posters else 0)
     graph = [
         f"[0:v:0]{_fps_cap(probe)}split={branches}" + "".join(f"[s{i}]" for i in range(branches))
     ]
     if sprites:
         graph.append(f"[s{len(rungs)}]{sprites[0].filter()}[sprite]")
+        if posters:
+            graph.append(f"[s{len(rungs) + 1}]{posters[0].filter(sprites[0])}[poster]")
     for i, rung in enumerate(rungs):
         graph.append(
             f"[s{i}]scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
@@ -200,6 +204,9 @@ def ladder_command(
         sheets = sprites[1]
         argv += ["-map", "[sprite]", "-c:v", "mjpeg", "-q:v", "4", "-map_metadata", "-1"]
         argv += ["-f", "image2", "-start_number", "0", str(sheets / SPRITE_NAME)]
+        if posters:
+            argv += ["-map", "[poster]", "-c:v", "mjpeg", "-q:v", "3", "-map_metadata", "-1"]
+            argv += ["-f", "image2", "-start_number", "0", str(posters[1] / CANDIDATE_NAME)]
     return argv
 
 
@@ -210,14 +217,16 @@ def encode_ladder(
     loudness: Loudness | None,
     target: float = LOUDNESS_TARGET,
     sprites: tuple[SpritePlan, Path] | None = None,
+    posters: tuple[PosterPlan, Path] | None = None,
 ) -> tuple[list[Rendition], Loudness | None]:
-    """Write the ladder into ``folder`` (and sprite sheets, given ``sprites``); the
-    renditions as measured and the loudness after."""
+    """Write the ladder into ``folder`` (and sprite sheets and poster candidates, given
+    ``sprites`` and ``posters``); the renditions as measured and the loudness after."""
     folder.mkdir(parents=True, exist_ok=True)
-    if sprites:
-        sprites[1].mkdir(parents=True, exist_ok=True)
+    for extra in (sprites, posters):
+        if extra:
+            extra[1].mkdir(parents=True, exist_ok=True)
     stderr = _run(
-        ladder_command(probe, rungs, folder, loudness, target, sprites),
+        ladder_command(probe, rungs, folder, loudness, target, sprites, posters),
         timeout=_timeout(probe, factor=20),
         what="encoding the ladder",
     )

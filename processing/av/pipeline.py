@@ -13,7 +13,11 @@ The pipeline runs in the sandboxed child (:func:`run_job`); a refused input rais
 from __future__ import annotations
 
 import math
+import shutil
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -89,21 +93,42 @@ def process(
         probe = probe_media(source, options.limits)
     out.mkdir(parents=True, exist_ok=True)
     folder = out
+    # Speech is read while ffmpeg encodes (ctranslate2 and ffmpeg both release the GIL), in
+    # a daemon thread: a refusal on the way does not wait for it.
+    heard = (
+        _Background(_transcribe, probe, options)
+        if probe.audio is not None and options.captions
+        else None
+    )
     with steps.step("loudness", 5):
         before = hls.measure_loudness(probe, options.loudness_target)
     statistics: dict[str, Any] = {"duration": round(probe.duration, 3)}
     if probe.video is not None:
         rungs = ladder(*probe.video.display_size, probe.video.frame_rate)
         plan = thumbs.sprite_plan(probe.duration, *probe.video.display_size, probe.video.frame_rate)
-        with steps.step("ladder", 10):
-            renditions, after = hls.encode_ladder(
-                probe, rungs, folder, before, options.loudness_target, (plan, out / THUMBS)
-            )
+        candidates = thumbs.poster_plan(plan, *probe.video.display_size)
+        with tempfile.TemporaryDirectory(prefix="av-") as scratch:
+            with steps.step("ladder", 10):
+                renditions, after = hls.encode_ladder(
+                    probe,
+                    rungs,
+                    folder,
+                    before,
+                    options.loudness_target,
+                    (plan, out / THUMBS),
+                    (candidates, Path(scratch)),
+                )
+            with steps.step("poster", 85):
+                thumbs.write_vtt(out / THUMBS, plan, probe.duration)
+                index, moment = thumbs.choose_poster(out / THUMBS, plan, candidates)
+                chosen = Path(scratch) / (thumbs.CANDIDATE_NAME % (index // candidates.every))
+                if chosen.is_file():  # taken in the ladder's run: no second decode
+                    shutil.move(chosen, out / thumbs.POSTER_NAME)
+                    width, height = candidates.width, candidates.height
+                else:
+                    moment = min(probe.duration * 0.999, moment + plan.interval / 2)
+                    width, height = thumbs.extract_poster(probe, moment, out / thumbs.POSTER_NAME)
         frame_rate = probe.video.frame_rate
-        with steps.step("poster", 85):
-            thumbs.write_vtt(out / THUMBS, plan, probe.duration)
-            moment = thumbs.choose_poster_time(out / THUMBS, plan, probe.duration)
-            width, height = thumbs.extract_poster(probe, moment, out / thumbs.POSTER_NAME)
         statistics["poster"] = {"time": round(moment, 3), "width": width, "height": height}
         statistics["thumbnails"] = {
             "interval": plan.interval,
@@ -128,9 +153,9 @@ def process(
         frame_rate = None
     warnings: list[str] = []
     subtitles: list[dict[str, str]] = []
-    if probe.audio is not None and options.captions:
+    if heard is not None:
         with steps.step("captions", 70):
-            speech = _captions(probe, options, folder, warnings)
+            speech = _captions(heard.result(), probe, folder, warnings)
         statistics["speech"] = speech
         if speech and speech["segments"]:
             subtitles.append(speech.pop("track"))
@@ -164,10 +189,47 @@ def process(
     return report
 
 
+class _Background:
+    """``work(*args)`` in a daemon thread; :meth:`result` waits for it (and re-raises)."""
+
+    def __init__(self, work: Callable[..., Any], *args: Any) -> None:
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(work, args), daemon=True)
+        self.thread.start()
+
+    def _run(self, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self.value = work(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller in result()
+            self.error = exc
+
+    def result(self) -> Any:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _transcribe(probe: MediaProbe, options: AvOptions) -> tuple[Any, float]:
+    """(the transcript, or the AsrError that stopped it; seconds it took), in a thread."""
+    from processing.av import asr
+
+    started = time.perf_counter()
+    try:
+        model = Path(options.asr_model) if options.asr_model else asr.bundled_model_dir()
+        samples = asr.decode_pcm(probe.path, input_args=probe.input_args())
+        found: Any = asr.transcribe(samples, model_dir=model, language=options.asr_language)
+    except asr.AsrError as exc:
+        found = exc
+    return found, time.perf_counter() - started
+
+
 def _captions(
-    probe: MediaProbe, options: AvOptions, folder: Path, warnings: list[str]
+    heard: tuple[Any, float], probe: MediaProbe, folder: Path, warnings: list[str]
 ) -> dict[str, Any] | None:
-    """Speech → a draft WebVTT track (``hls/subs/``), or None with a warning when it cannot.
+    """Speech → a draft WebVTT track beside master.m3u8, or None with a warning when it
+    cannot be read.
 
     Like OCR for documents, a recording whose speech cannot be read is still a recording:
     a missing model or a decoding failure is a warning, not a refusal. Music and silence
@@ -175,12 +237,9 @@ def _captions(
     """
     from processing.av import asr
 
-    try:
-        model = Path(options.asr_model) if options.asr_model else asr.bundled_model_dir()
-        samples = asr.decode_pcm(probe.path, input_args=probe.input_args())
-        transcript = asr.transcribe(samples, model_dir=model, language=options.asr_language)
-    except asr.AsrError as exc:
-        warnings.append(f"No captions: {exc}")
+    transcript, seconds = heard
+    if isinstance(transcript, asr.AsrError):
+        warnings.append(f"No captions: {transcript}")
         return None
     language = transcript.language or "und"
     segments = [
@@ -188,6 +247,7 @@ def _captions(
         for s in transcript.segments
     ]
     speech: dict[str, Any] = {
+        "seconds": round(seconds, 3),  # reading the speech, alongside the encode
         "language": language,
         "language_probability": round(transcript.language_probability, 3),
         "model": transcript.model,

@@ -31,6 +31,8 @@ SPRITE_NAME = "sprite_%03d.jpg"
 VTT_NAME = "thumbnails.vtt"
 POSTER_NAME = "poster.jpg"
 POSTER_MAX_WIDTH = 1920
+POSTER_CANDIDATES = 12  # full-size frames kept from the ladder's run to choose the poster from
+CANDIDATE_NAME = "poster_%03d.jpg"
 DARK, BRIGHT = 24, 240  # mean luminance outside these: a fade, a black or white card
 SEEK_SECONDS = 60.0
 
@@ -102,12 +104,41 @@ def write_vtt(folder: Path, plan: SpritePlan, duration: float) -> Path:
     return path
 
 
-def choose_poster_time(folder: Path, plan: SpritePlan, duration: float) -> float:
-    """The middle of the most detailed thumbnail that is not a fade, a black or a white card."""
+@dataclass(frozen=True)
+class PosterPlan:
+    """Full-size poster candidates the ladder's run writes, every ``every`` thumbnails."""
+
+    every: int
+    count: int
+    width: int
+    height: int
+
+    def filter(self, plan: SpritePlan) -> str:
+        return (
+            f"fps=1/{plan.interval * self.every:g}:round=down,"
+            f"scale={self.width}:{self.height},setsar=1"
+        )
+
+
+def poster_plan(plan: SpritePlan, display_width: int, display_height: int) -> PosterPlan:
+    """At most :data:`POSTER_CANDIDATES` candidates, spread over the whole recording."""
+    every = max(1, math.ceil(plan.count / POSTER_CANDIDATES))
+    width, height = display_width, display_height
+    if width > POSTER_MAX_WIDTH:
+        width, height = POSTER_MAX_WIDTH, max(2, 2 * round(height * POSTER_MAX_WIDTH / width / 2))
+    return PosterPlan(every, math.ceil(plan.count / every), width - width % 2, height - height % 2)
+
+
+def choose_poster(
+    folder: Path, plan: SpritePlan, candidates: PosterPlan | None = None
+) -> tuple[int, float]:
+    """(thumbnail index, time) of the poster: the most detailed thumbnail (among the
+    candidates' moments, given ``candidates``) that is not a fade, a black or a white card."""
     from PIL import Image
 
+    every = candidates.every if candidates else 1
     best, best_score = 0, -1.0
-    for index in range(plan.count):
+    for index in range(0, plan.count, every):
         sheet, x, y, w, h = plan.cell(index)
         path = folder / (SPRITE_NAME % sheet)
         if not path.is_file():
@@ -118,7 +149,13 @@ def choose_poster_time(folder: Path, plan: SpritePlan, duration: float) -> float
         score = float(grey.std()) if DARK < mean < BRIGHT else float(grey.std()) / 100
         if score > best_score:
             best, best_score = index, score
-    return min(duration * 0.999, (best + 0.5) * plan.interval)
+    return best, best * plan.interval
+
+
+def choose_poster_time(folder: Path, plan: SpritePlan, duration: float) -> float:
+    """The middle of the most detailed thumbnail that is not a fade, a black or a white card."""
+    index, _ = choose_poster(folder, plan)
+    return min(duration * 0.999, (index + 0.5) * plan.interval)
 
 
 def extract_poster(probe: MediaProbe, seconds: float, path: Path) -> tuple[int, int]:
