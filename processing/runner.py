@@ -22,7 +22,6 @@ from processing.images.model import KINDS as IMAGE_KINDS
 from processing.images.model import ImageOptions
 from processing.report import Progress, write_report
 from processing.sandbox import ChildLimits, SandboxError, parse_progress, run_in_child
-from processing.threed import pipeline as threed
 from processing.threed.model import KINDS as MODEL_KINDS
 from processing.threed.model import ModelOptions
 
@@ -54,6 +53,8 @@ def process_model(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The 3D pipeline on ``source`` into ``out``; returns the report or raises :class:`Failure`."""
+
+    from processing.threed import pipeline as threed  # open3d, trimesh: only when used
 
     def failed(code: str, reason: str) -> dict[str, Any]:
         return threed.failure_report(source, options, code, reason)

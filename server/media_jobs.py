@@ -26,7 +26,6 @@ from processing.images.model import ImageLimits, ImageOptions
 from processing.runner import Failure, process_av, process_image, process_model
 from processing.sandbox import ChildLimits
 from processing.threed.model import Limits, LodSpec, ModelOptions
-from processing.threed.pipeline import options_to_json
 from server.jobs import JobContext, JobRefused
 from server.models import Asset, AssetText, Record
 from server.search import index_record
@@ -110,6 +109,8 @@ def version_for(sha256: str, options: ModelOptions | ImageOptions | AvOptions) -
     elif isinstance(options, AvOptions):
         prefix, parameters = "av", av_options_to_json(options)
     else:
+        from processing.threed.pipeline import options_to_json  # open3d: only when used
+
         prefix, parameters = "3d", options_to_json(options)
     digest = hashlib.sha256(sha256.encode() + json.dumps(parameters).encode())
     return f"{prefix}-{digest.hexdigest()[:16]}"
