@@ -26,6 +26,7 @@ from typing import Any
 
 from lxml import etree
 
+from processing.report import PipelineError
 from processing.sniff import sniff_file
 
 HOCR_NAME = "page.hocr"
@@ -62,22 +63,13 @@ STDERR_TAIL_CHARS = 300
 BBox = tuple[int, int, int, int]  # x, y, width, height in pixels of the OCR'd image
 
 
-class OcrError(Exception):
+class OcrError(PipelineError):
     """Tesseract is missing, refused the page, failed or ran out of time.
 
     ``code`` is ``ocr_unavailable`` (Tesseract or a language's data is not installed),
     ``ocr_failed`` (the page is not an image Tesseract reads, or Tesseract failed on it)
     or ``ocr_timeout``; ``reason`` is one English sentence for the report and the log.
     """
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Survive pickling (the queue and the sandbox pickle exceptions) with both fields."""
-        return (type(self), (self.code, self.reason))
 
 
 @dataclass(frozen=True)

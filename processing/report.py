@@ -21,6 +21,21 @@ REPORT_VERSION = 1
 Progress = Callable[[float, str], None]
 
 
+class PipelineError(Exception):
+    """A pipeline's refusal or failure: ``code``, a stable key for programs, tests and
+    translations (``server/refusals.py``), and ``reason``, one English sentence naming the
+    problem (it goes into ``report.json`` and on the command line). The sandbox passes
+    both fields back from the child; pickling keeps them too."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.code, self.reason))
+
+
 class Steps:
     """Times each step (summed when a step repeats, e.g. per page) and forwards progress."""
 

@@ -46,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from processing.av.captions import Cue, TimedText, cues_to_webvtt, split_into_cues
+from processing.report import PipelineError
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ _HALLUCINATION = re.compile(rf"(?:(?:{'|'.join(HALLUCINATION_PATTERNS)}) ?)+")
 _CONFIG_NAME_KEYS = ("name", "model_name", "_name_or_path", "model_id")
 
 
-class AsrError(Exception):
+class AsrError(PipelineError):
     """Speech recognition could not run, or its input could not be decoded.
 
     ``code`` is ``asr_unavailable`` (ffmpeg, faster-whisper or the model is missing or
@@ -119,15 +120,6 @@ class AsrError(Exception):
     ``asr_language`` (an English-only model asked for another language); ``reason`` is one
     English sentence for the report and the log.
     """
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Survive pickling (the queue and the sandbox pickle exceptions) with both fields."""
-        return (type(self), (self.code, self.reason))
 
 
 @dataclass(frozen=True)

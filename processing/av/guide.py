@@ -15,6 +15,8 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
+from processing.report import PipelineError
+
 ESPEAK = "/usr/bin/espeak-ng"
 VOICES = {"vi": "vi", "en": "en-gb"}  # espeak-ng voices: Northern Vietnamese, British English
 WORDS_PER_MINUTE = 150  # a calm museum pace (espeak-ng's default is 175)
@@ -22,11 +24,8 @@ MAX_CHARACTERS = 4000  # a label, or a short description: not a book
 SPEAK_SECONDS = 120.0
 
 
-class GuideError(Exception):
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+class GuideError(PipelineError):
+    """A guide that cannot be spoken: no voice, no text, too much text, espeak-ng failed."""
 
 
 def guide_text(text: str) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from processing.av.ladder import Rung
-from processing.av.probe import FFMPEG, MediaError, MediaProbe
+from processing.av.probe import FFMPEG, MediaError, MediaProbe, run_ffmpeg
 from processing.av.thumbs import CANDIDATE_NAME, SPRITE_NAME, PosterPlan, SpritePlan
 
 KEYFRAME_SECONDS = 2.0
@@ -56,6 +56,17 @@ class Loudness:
     range: float
     threshold: float
     offset: float
+
+    @classmethod
+    def from_loudnorm(cls, values: dict[str, Any], side: str) -> Loudness:
+        """``loudnorm``'s JSON for its ``input`` or its ``output``."""
+        return cls(
+            integrated=_db(values.get(f"{side}_i")),
+            true_peak=_db(values.get(f"{side}_tp")),
+            range=_db(values.get(f"{side}_lra")),
+            threshold=_db(values.get(f"{side}_thresh")),
+            offset=_db(values.get("target_offset")),
+        )
 
     def as_report(self) -> dict[str, float]:
         return {
@@ -99,15 +110,9 @@ def measure_loudness(probe: MediaProbe, target: float = LOUDNESS_TARGET) -> Loud
         "null",
         "-",
     ]
-    stderr = _run(argv, timeout=_timeout(probe), what="measuring the loudness")
+    stderr = run_ffmpeg(argv, timeout=_timeout(probe), what="measuring the loudness")
     values = _loudnorm_json(stderr)
-    measured = Loudness(
-        integrated=_db(values.get("input_i")),
-        true_peak=_db(values.get("input_tp")),
-        range=_db(values.get("input_lra")),
-        threshold=_db(values.get("input_thresh")),
-        offset=_db(values.get("target_offset")),
-    )
+    measured = Loudness.from_loudnorm(values, "input")
     if measured.integrated < -70:  # silence: nothing to normalise (loudnorm cannot)
         return None
     return measured
@@ -225,7 +230,7 @@ def encode_ladder(
     for extra in (sprites, posters):
         if extra:
             extra[1].mkdir(parents=True, exist_ok=True)
-    stderr = _run(
+    stderr = run_ffmpeg(
         ladder_command(probe, rungs, folder, loudness, target, sprites, posters),
         timeout=_timeout(probe, factor=20),
         what="encoding the ladder",
@@ -262,14 +267,7 @@ def _hls_output_args() -> list[str]:
 
 def _after(stderr: str) -> Loudness:
     """The loudness ``loudnorm`` measured on what it wrote."""
-    values = _loudnorm_json(stderr)
-    return Loudness(
-        integrated=_db(values.get("output_i")),
-        true_peak=_db(values.get("output_tp")),
-        range=_db(values.get("output_lra")),
-        threshold=_db(values.get("output_thresh")),
-        offset=_db(values.get("target_offset")),
-    )
+    return Loudness.from_loudnorm(_loudnorm_json(stderr), "output")
 
 
 def _check_length(probe: MediaProbe, renditions: list[Rendition]) -> None:
@@ -335,7 +333,7 @@ def encode_audio(
         str(folder / AUDIO_NAME / PLAYLIST),
         *extra,
     ]
-    stderr = _run(argv, timeout=_timeout(probe, factor=5), what="encoding the audio")
+    stderr = run_ffmpeg(argv, timeout=_timeout(probe, factor=5), what="encoding the audio")
     after = _after(stderr) if loudness is not None else None
     rendition = _measure(folder, AUDIO_NAME, None, None, AUDIO_CODECS)
     _check_length(probe, [rendition])
@@ -488,21 +486,6 @@ def _audio_filter(loudness: Loudness | None, target: float) -> str:
 
 def _timeout(probe: MediaProbe, factor: float = 2.0) -> float:
     return max(120.0, probe.duration * factor)
-
-
-def _run(argv: list[str], *, timeout: float, what: str) -> str:
-    """ffmpeg's stderr; a failure or a timeout raises :class:`MediaError` with its last line."""
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise MediaError("timeout", f"ffmpeg took over {timeout:.0f} s {what}.") from exc
-    stderr = done.stderr.decode("utf-8", "replace")
-    if done.returncode != 0:
-        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-        raise MediaError("failed", f"ffmpeg failed {what}: {lines[-1] if lines else 'no message'}.")
-    return stderr
 
 
 def _loudnorm_json(stderr: str) -> dict[str, Any]:

@@ -35,7 +35,6 @@ from processing.report import (
 )
 
 PIPELINE = "av"
-SUBS = "subs"  # no longer a folder: kept for old reports' readers
 DOWNLOAD_NAME = "download.opus"
 THUMBS = "thumbnails"
 KINDS = ("video", "audio")

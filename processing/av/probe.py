@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from processing.report import PipelineError
 from processing.sniff import sniff_file
 
 FFPROBE = "/usr/bin/ffprobe"
@@ -61,13 +62,8 @@ TS_PACKET = 188
 TS_SYNC = 0x47
 
 
-class MediaError(Exception):
+class MediaError(PipelineError):
     """An input refused: ``code`` is stable, ``reason`` one English line."""
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -123,6 +119,21 @@ class MediaProbe:
     def input_args(self) -> list[str]:
         """How ffmpeg must open this file: its demuxer, local files only."""
         return ["-protocol_whitelist", "file", "-f", self.demuxer, "-i", str(self.path)]
+
+
+def run_ffmpeg(argv: list[str], *, timeout: float, what: str) -> str:
+    """ffmpeg's stderr; a failure or a timeout raises :class:`MediaError` with its last line."""
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise MediaError("timeout", f"ffmpeg took over {timeout:.0f} s {what}.") from exc
+    stderr = done.stderr.decode("utf-8", "replace")
+    if done.returncode != 0:
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+        raise MediaError("failed", f"ffmpeg failed {what}: {lines[-1] if lines else 'no message'}.")
+    return stderr
 
 
 def media_type_of(path: Path) -> str:

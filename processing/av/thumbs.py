@@ -15,13 +15,12 @@ source's resolution by seeking to it.
 from __future__ import annotations
 
 import math
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from processing.av.probe import FFMPEG, MediaError, MediaProbe
+from processing.av.probe import FFMPEG, MediaError, MediaProbe, run_ffmpeg
 
 MAX_THUMBNAILS = 100
 THUMB_WIDTH = 160
@@ -152,12 +151,6 @@ def choose_poster(
     return best, best * plan.interval
 
 
-def choose_poster_time(folder: Path, plan: SpritePlan, duration: float) -> float:
-    """The middle of the most detailed thumbnail that is not a fade, a black or a white card."""
-    index, _ = choose_poster(folder, plan)
-    return min(duration * 0.999, (index + 0.5) * plan.interval)
-
-
 def extract_poster(probe: MediaProbe, seconds: float, path: Path) -> tuple[int, int]:
     """The frame at ``seconds``, upright, at most :data:`POSTER_MAX_WIDTH` wide, as JPEG."""
     assert probe.video is not None
@@ -184,15 +177,9 @@ def extract_poster(probe: MediaProbe, seconds: float, path: Path) -> tuple[int, 
         "-y",
         str(path),
     ]
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, timeout=SEEK_SECONDS, check=False, stdin=subprocess.DEVNULL
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise MediaError("timeout", "ffmpeg took too long to take the poster frame.") from exc
-    if done.returncode != 0 or not path.is_file():
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise MediaError("failed", f"No poster frame: {message[-1] if message else 'no frame'}.")
+    run_ffmpeg(argv, timeout=SEEK_SECONDS, what="taking the poster frame")
+    if not path.is_file():
+        raise MediaError("failed", "ffmpeg wrote no poster frame.")
     return width, height
 
 

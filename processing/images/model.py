@@ -9,22 +9,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from processing.report import PipelineError
+
 KINDS = ("image", "document")
 GIB = 1024**3
 
 
-class ImageError(Exception):
+class ImageError(PipelineError):
     """An input the image pipeline refuses or cannot read.
 
     ``reason`` is one English sentence naming the problem (it goes into
     ``report.json`` and on the command line); ``code`` is a stable key such as
     ``too_many_pixels`` or ``malformed`` for programs, tests and translations.
     """
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,8 @@ def from_jpeg_tiles(
         return None
     if plan.format != "jpg":
         return None
-    page = jpeg_tiles(pyramid).levels[level]
+    tiles = jpeg_tiles(pyramid)
+    page = tiles.levels[level]
     if page is None or page.bands not in (1, 3):
         return None
     left, top, right, bottom = _window(plan.region, width / page.width, page)
@@ -116,7 +117,6 @@ def from_jpeg_tiles(
 
     colour = "RGB" if page.bands == 3 else "GRAY"
     pixels = np.empty((bottom - top, right - left, page.bands), np.uint8)
-    tiles = jpeg_tiles(pyramid)
     try:
         for row in rows:
             for column in columns:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from processing.report import PipelineError
+
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
 IndexArray = npt.NDArray[np.uint32]
@@ -25,18 +27,13 @@ UP_AXES = ("y", "z")
 KINDS = ("mesh", "pointcloud")
 
 
-class ModelError(Exception):
+class ModelError(PipelineError):
     """An input the 3D pipeline refuses or cannot read.
 
     ``reason`` is one English sentence naming the problem (it goes into
     ``report.json`` and on the command line); ``code`` is a stable key such
     as ``too_many_faces`` or ``unsafe_reference`` for programs and tests.
     """
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass
