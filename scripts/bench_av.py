@@ -3,8 +3,9 @@
 Usage: python scripts/bench_av.py [--seconds 30] [--work DIR] [--docs docs/benchmarks.md]
 
 * **Ours:** ``museum process`` on the source, as a worker runs it (the sandboxed
-  child, the whole job: probe, loudness measurement, the ladder with thumbnails,
-  poster, captions from speech, playlists, checksums).
+  child, the whole job: probe, the ladder with thumbnails and poster candidates, the
+  audio group measured and encoded alongside it, captions from speech, playlists,
+  checksums).
 * **One ffmpeg:** the equivalent command written out by hand, as an engineer
   would: one decode, ``split`` into the same four scalers, the same x264 and AAC
   settings and keyframes, ``loudnorm`` in one pass, ``-var_stream_map``.
@@ -190,7 +191,8 @@ def bench(args: argparse.Namespace) -> int:
         f"`python scripts/bench_av.py` — a generated {args.seconds} s 1080p30 source (test pattern "
         "with film grain, H.264; speech for its sound when the corpus is present), the four rungs "
         "1080p/720p/480p/360p. *Ours*: `museum process --kind video`, the whole job in its "
-        "sandboxed child (probe, loudness pass, ladder with thumbnails, poster, captions, "
+        "sandboxed child (probe; the ladder with thumbnails and poster candidates while the "
+        "audio group is measured and encoded and the speech read alongside; poster, captions, "
         "playlists, checksums). *One ffmpeg*: the equivalent command by hand (split into four "
         "scalers, the same x264/AAC settings and keyframes, one-pass loudnorm, "
         "`-var_stream_map`). *Per rung*: one ffmpeg per rung. "
@@ -208,9 +210,9 @@ def bench(args: argparse.Namespace) -> int:
         + ", ".join(f"{name} {diff:+.1%}" for name, diff in byte_diffs.items())
         + f" (goal within ±{GOALS['bytes']:.0%}: {'met' if met['bytes'] else '**NOT met**'}).",
         "",
-        f"Our steps: {', '.join(f'{k} {v:.2f} s' for k, v in timings.items())} (the captions "
-        "step is the wait for speech read during the encode). Real-time factor of the whole "
-        f"job: {median['ours'] / duration:.2f} (wall time / duration); captions from speech: "
+        f"Our steps: {', '.join(f'{k} {v:.2f} s' for k, v in timings.items())} (audio runs "
+        "alongside the ladder; the captions step is the wait for speech read during it). "
+        f"Real-time factor of the whole job: {median['ours'] / duration:.2f} (wall time / duration); captions from speech: "
         f"{asr_seconds:.2f} s for {duration:.0f} s of sound ({duration / max(asr_seconds, 1e-3):.0f}× "
         "real time, the tiny test model, on the cores the encode also uses).",
         "",

@@ -78,7 +78,8 @@ def encoded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, lis
     assert probe.video is not None
     rungs = ladder(*probe.video.display_size, probe.video.frame_rate)
     before = hls.measure_loudness(probe)
-    renditions, after = hls.encode_ladder(probe, rungs, work / "hls", before)
+    audio, after = hls.encode_audio(probe, work / "hls", before)
+    renditions = audio + hls.encode_ladder(probe, rungs, work / "hls")
     hls.write_master(work / "hls", renditions, probe.video.frame_rate)
     return work / "hls", probe, renditions, before, after
 
@@ -128,7 +129,7 @@ def test_a_rotated_phone_video_is_shown_upright(tmp_path: Path) -> None:
     assert probe.video is not None and probe.video.rotation in (90, 270)
     assert probe.video.display_size == (360, 640)
     rungs = ladder(*probe.video.display_size)
-    _renditions, _ = hls.encode_ladder(probe, rungs, tmp_path / "hls", None)
+    hls.encode_ladder(probe, rungs, tmp_path / "hls")
     stream = ffprobe_json(joined(tmp_path / "hls", rungs[0].name), "-show_streams")["streams"][0]
     assert (stream["width"], stream["height"]) == (360, 640)
     assert not any("rotation" in side for side in stream.get("side_data_list", []))
@@ -197,7 +198,7 @@ def test_a_truncated_mp4_is_refused_with_a_reason(tmp_path: Path) -> None:
     probe = probe_media(cut_fast)
     assert probe.video is not None
     with pytest.raises(MediaError, match="truncated"):
-        hls.encode_ladder(probe, ladder(640, 360), tmp_path / "hls", None)
+        hls.encode_ladder(probe, ladder(640, 360), tmp_path / "hls")
 
 
 def test_audio_files_and_cover_art(tmp_path: Path) -> None:

@@ -122,47 +122,49 @@ def ladder_command(
     probe: MediaProbe,
     rungs: list[Rung],
     folder: Path,
-    loudness: Loudness | None,
-    target: float = LOUDNESS_TARGET,
     sprites: tuple[SpritePlan, Path] | None = None,
     posters: tuple[PosterPlan, Path] | None = None,
 ) -> list[str]:
-    """The one ffmpeg command that writes every rung (and the audio group) into ``folder``;
-    given ``sprites`` (a plan and a folder), the scrubbing thumbnails' sheets; given
-    ``posters``, full-size poster candidates (needing ``sprites`` too)."""
+    """The one ffmpeg command that writes every video rung into ``folder``; given
+    ``sprites`` (a plan and a folder), the scrubbing thumbnails' sheets; given ``posters``,
+    full-size poster candidates (needing ``sprites`` too).
+
+    The source is decoded once and scaled down a step at a time: each rung is scaled from
+    the one above it (1080p → 720p → 480p → 360p), not from the source, and the thumbnails
+    from the smallest rung, which is a third less scaling for the same pictures. The audio
+    is not here: :func:`encode_audio` writes it in its own, much smaller run alongside.
+    """
     if probe.video is None or not rungs:
         raise ValueError("a ladder needs a video stream and at least one rung")
-    branches = len(rungs) + (1 if sprites else 0) + (1 if sprites and posters else 0)
-    graph = [
-        f"[0:v:0]{_fps_cap(probe)}split={branches}" + "".join(f"[s{i}]" for i in range(branches))
-    ]
-    if sprites:
-        graph.append(f"[s{len(rungs)}]{sprites[0].filter()}[sprite]")
-        if posters:
-            graph.append(f"[s{len(rungs) + 1}]{posters[0].filter(sprites[0])}[poster]")
+    poster = sprites is not None and posters is not None
+    graph: list[str] = []
+    head = f"[0:v:0]{_fps_cap(probe)}"
+    if poster:
+        assert posters is not None and sprites is not None
+        graph.append(f"{head}split=2[top][full]")
+        graph.append(f"[full]{posters[0].filter(sprites[0])}[poster]")
+        head = "[top]"
     for i, rung in enumerate(rungs):
+        tail = i == len(rungs) - 1
+        outputs = f"[v{i}]" + ("" if tail and not sprites else f"[n{i}]")
+        fork = "" if outputs.count("[") == 1 else ",split=2"
+        source = head if i == 0 else f"[n{i - 1}]"
         graph.append(
-            f"[s{i}]scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
+            f"{source}scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p"
+            f"{fork}{outputs}"
         )
+    if sprites:
+        graph.append(f"[n{len(rungs) - 1}]{sprites[0].filter()}[sprite]")
     maps: list[str] = []
-    stream_map: list[str] = []
-    audio = probe.audio is not None
-    if audio:
-        graph.append(f"[0:a:0]{_audio_filter(loudness, target)}[a0]")
-        maps += ["-map", "[a0]"]
-        stream_map.append(f"a:0,agroup:{AUDIO_NAME},name:{AUDIO_NAME}")
-    for i, rung in enumerate(rungs):
+    for i, _rung in enumerate(rungs):
         maps += ["-map", f"[v{i}]"]
-        group = f",agroup:{AUDIO_NAME}" if audio else ""
-        stream_map.append(f"v:{i}{group},name:{rung.name}")
+    stream_map = [f"v:{i},name:{rung.name}" for i, rung in enumerate(rungs)]
     gop = max(1, round(min(probe.video.frame_rate, MAX_FPS) * KEYFRAME_SECONDS))
     argv = [
         FFMPEG,
         "-nostdin",
         "-hide_banner",
         "-nostats",
-        "-loglevel",
-        "info",  # loudnorm's closing measurement is printed at this level
         *probe.input_args(),
         "-filter_complex",
         ";".join(graph),
@@ -191,8 +193,6 @@ def ladder_command(
             f"-bufsize:v:{i}",
             f"{rung.buffer_kbits}k",
         ]
-    if audio:
-        argv += ["-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ac", "2", "-ar", str(AUDIO_RATE)]
     argv += [
         "-map_metadata",
         "-1",
@@ -219,33 +219,28 @@ def encode_ladder(
     probe: MediaProbe,
     rungs: list[Rung],
     folder: Path,
-    loudness: Loudness | None,
-    target: float = LOUDNESS_TARGET,
     sprites: tuple[SpritePlan, Path] | None = None,
     posters: tuple[PosterPlan, Path] | None = None,
-) -> tuple[list[Rendition], Loudness | None]:
-    """Write the ladder into ``folder`` (and sprite sheets and poster candidates, given
-    ``sprites`` and ``posters``); the renditions as measured and the loudness after."""
+) -> list[Rendition]:
+    """Write the video ladder into ``folder`` (and sprite sheets and poster candidates,
+    given ``sprites`` and ``posters``); the renditions as measured."""
     folder.mkdir(parents=True, exist_ok=True)
     for extra in (sprites, posters):
         if extra:
             extra[1].mkdir(parents=True, exist_ok=True)
-    stderr = run_ffmpeg(
-        ladder_command(probe, rungs, folder, loudness, target, sprites, posters),
+    run_ffmpeg(
+        ladder_command(probe, rungs, folder, sprites, posters),
         timeout=_timeout(probe, factor=20),
         what="encoding the ladder",
     )
-    after = _after(stderr) if loudness is not None else None
     codecs = _codecs(folder / "ffmpeg-master.m3u8")
     (folder / "ffmpeg-master.m3u8").unlink(missing_ok=True)
-    renditions = []
-    names = ([AUDIO_NAME] if probe.audio is not None else []) + [rung.name for rung in rungs]
-    sizes = {rung.name: (rung.width, rung.height) for rung in rungs}
-    for name in names:
-        width, height = sizes.get(name, (None, None))
-        renditions.append(_measure(folder, name, width, height, codecs.get(name, "")))
+    renditions = [
+        _measure(folder, rung.name, rung.width, rung.height, codecs.get(rung.name, ""))
+        for rung in rungs
+    ]
     _check_length(probe, renditions)
-    return renditions, after
+    return renditions
 
 
 def _hls_output_args() -> list[str]:
@@ -290,9 +285,9 @@ def encode_audio(
     download: Path | None = None,
     pcm: Path | None = None,
 ) -> tuple[list[Rendition], Loudness | None]:
-    """An audio-only item: one loudness-normalised AAC rendition in ``folder/audio``; in the
-    same run, given paths, a downloadable Opus file and the decimated mono samples the
-    waveform is drawn from (:mod:`processing.av.waveform`)."""
+    """The one loudness-normalised AAC rendition in ``folder/audio`` (an audio item's only
+    one, a video's audio group); in the same run, given paths, a downloadable Opus file and
+    the decimated mono samples the waveform is drawn from (:mod:`processing.av.waveform`)."""
     if probe.audio is None:
         raise ValueError("no audio stream")
     (folder / AUDIO_NAME).mkdir(parents=True, exist_ok=True)
@@ -366,14 +361,14 @@ def write_master(
             f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_NAME}",NAME="{AUDIO_NAME}",'
             f'DEFAULT=YES,AUTOSELECT=YES,URI="{audio.playlist}"'
         )
-    lines += _subtitle_lines(subtitles)
+    lines += subtitle_lines(subtitles)
     if audio is not None and len(renditions) == 1:  # audio only: the one variant stream
         lines[3:] = [
             f"#EXT-X-STREAM-INF:BANDWIDTH={audio.peak_bps},AVERAGE-BANDWIDTH={audio.average_bps},"
             f'CODECS="{audio.codecs}"' + (',SUBTITLES="subs"' if subtitles else ""),
             audio.playlist,
         ]
-        lines[3:3] = [line for line in _subtitle_lines(subtitles)]
+        lines[3:3] = [line for line in subtitle_lines(subtitles)]
     for rendition in renditions:
         if rendition.name == AUDIO_NAME:
             continue
@@ -399,7 +394,7 @@ def write_master(
     return master
 
 
-def _subtitle_lines(subtitles: list[dict[str, str]] | None) -> list[str]:
+def subtitle_lines(subtitles: list[dict[str, str]] | None) -> list[str]:
     lines = []
     for track in subtitles or []:
         default = "YES" if track.get("default") else "NO"

@@ -1,9 +1,10 @@
 """The video and audio pipeline: one input → an HLS tree, its playlists and ``report.json``.
 
-Video: probe (:mod:`processing.av.probe`), measure the loudness, choose the ladder
-(:mod:`processing.av.ladder`), encode every rung and the audio group in one ffmpeg
-run and write the master playlist (:mod:`processing.av.hls`). Audio: the same
-measuring pass and one loudness-normalised AAC rendition. Every file written is
+Video: probe (:mod:`processing.av.probe`), choose the ladder (:mod:`processing.av.ladder`),
+encode every rung in one ffmpeg run while a thread measures the loudness and encodes the
+audio group and another reads the speech, then write the master playlist
+(:mod:`processing.av.hls`). Audio: the loudness measurement and one loudness-normalised AAC
+rendition. Every file written is
 listed in the report with its size and SHA-256.
 
 The pipeline runs in the sandboxed child (:func:`run_job`); a refused input raises
@@ -52,6 +53,7 @@ class AvOptions:
     captions: bool = True  # draft captions from speech
     asr_model: str | None = None  # a faster-whisper model directory; None: the bundled test model
     asr_language: str | None = None  # None: detected
+    asr_beam_size: int = 1  # Whisper's beam width (1: greedy)
 
     def parameters(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class AvOptions:
             "captions": self.captions,
             "asr_model": self.asr_model,
             "asr_language": self.asr_language,
+            "asr_beam_size": self.asr_beam_size,
             "limits": asdict(self.limits),
         }
 
@@ -80,6 +83,7 @@ def options_from_json(data: dict[str, Any]) -> AvOptions:
         captions=bool(data.get("captions", True)),
         asr_model=data.get("asr_model") or None,
         asr_language=data.get("asr_language") or None,
+        asr_beam_size=max(1, int(data.get("asr_beam_size", 1))),
     )
 
 
@@ -99,24 +103,31 @@ def process(
         if probe.audio is not None and options.captions
         else None
     )
-    with steps.step("loudness", 5):
-        before = hls.measure_loudness(probe, options.loudness_target)
     statistics: dict[str, Any] = {"duration": round(probe.duration, 3)}
     if probe.video is not None:
+        # The audio group is measured and encoded in its own small ffmpeg runs, in a thread
+        # alongside the ladder's run, which does not wait for the loudness measurement.
+        sound = (
+            _Background(_sound, probe, folder, options.loudness_target)
+            if probe.audio is not None
+            else None
+        )
         rungs = ladder(*probe.video.display_size, probe.video.frame_rate)
         plan = thumbs.sprite_plan(probe.duration, *probe.video.display_size, probe.video.frame_rate)
         candidates = thumbs.poster_plan(plan, *probe.video.display_size)
         with tempfile.TemporaryDirectory(prefix="av-") as scratch:
-            with steps.step("ladder", 10):
-                renditions, after = hls.encode_ladder(
-                    probe,
-                    rungs,
-                    folder,
-                    before,
-                    options.loudness_target,
-                    (plan, out / THUMBS),
-                    (candidates, Path(scratch)),
-                )
+            try:
+                with steps.step("ladder", 10):
+                    renditions = hls.encode_ladder(
+                        probe,
+                        rungs,
+                        folder,
+                        (plan, out / THUMBS),
+                        (candidates, Path(scratch)),
+                    )
+            finally:  # never leave the audio's ffmpeg writing into a folder being removed
+                if sound is not None:
+                    sound.thread.join()
             with steps.step("poster", 85):
                 thumbs.write_vtt(out / THUMBS, plan, probe.duration)
                 index, moment = thumbs.choose_poster(out / THUMBS, plan, candidates)
@@ -127,6 +138,11 @@ def process(
                 else:
                     moment = min(probe.duration * 0.999, moment + plan.interval / 2)
                     width, height = thumbs.extract_poster(probe, moment, out / thumbs.POSTER_NAME)
+        before, after = None, None
+        if sound is not None:
+            before, audio, after, seconds = sound.result()
+            renditions = audio + renditions
+            steps.timings["audio"] = seconds  # alongside the ladder, not after it
         frame_rate = probe.video.frame_rate
         statistics["poster"] = {"time": round(moment, 3), "width": width, "height": height}
         statistics["thumbnails"] = {
@@ -137,6 +153,8 @@ def process(
             "height": plan.height,
         }
     else:
+        with steps.step("loudness", 5):
+            before = hls.measure_loudness(probe, options.loudness_target)
         download = out / DOWNLOAD_NAME if options.download else None
         with tempfile.TemporaryDirectory(prefix="av-") as scratch, steps.step("audio", 10):
             pcm = Path(scratch) / "waveform.raw"
@@ -210,6 +228,16 @@ class _Background:
         return self.value
 
 
+def _sound(
+    probe: MediaProbe, folder: Path, target: float
+) -> tuple[hls.Loudness | None, list[hls.Rendition], hls.Loudness | None, float]:
+    """A video's audio group, in a thread: (loudness before, renditions, after, seconds)."""
+    started = time.perf_counter()
+    before = hls.measure_loudness(probe, target)
+    renditions, after = hls.encode_audio(probe, folder, before, target)
+    return before, renditions, after, round(time.perf_counter() - started, 3)
+
+
 def _transcribe(probe: MediaProbe, options: AvOptions) -> tuple[Any, float]:
     """(the transcript, or the AsrError that stopped it; seconds it took), in a thread."""
     from processing.av import asr
@@ -218,7 +246,14 @@ def _transcribe(probe: MediaProbe, options: AvOptions) -> tuple[Any, float]:
     try:
         model = Path(options.asr_model) if options.asr_model else asr.bundled_model_dir()
         samples = asr.decode_pcm(probe.path, input_args=probe.input_args())
-        found: Any = asr.transcribe(samples, model_dir=model, language=options.asr_language)
+        found: Any = asr.transcribe(
+            samples,
+            model_dir=model,
+            language=options.asr_language,
+            beam_size=options.asr_beam_size,
+            # A video's encode keeps both cores busy: a second thread only adds contention.
+            threads=1 if probe.video is not None else 2,
+        )
     except asr.AsrError as exc:
         found = exc
     return found, time.perf_counter() - started
@@ -258,7 +293,7 @@ def _captions(
         vtt = f"captions.{language}.vtt"
         (folder / vtt).write_text(asr.to_webvtt(transcript.segments), "utf-8")
         playlist = f"captions.{language}.m3u8"
-        (folder / playlist).write_text(_subtitle_playlist(vtt, probe.duration), "utf-8")
+        (folder / playlist).write_text(subtitle_playlist(vtt, probe.duration), "utf-8")
         speech["captions"] = vtt
         speech["track"] = {
             "name": f"{language} (machine draft)",
@@ -268,7 +303,7 @@ def _captions(
     return speech
 
 
-def _subtitle_playlist(vtt: str, duration: float) -> str:
+def subtitle_playlist(vtt: str, duration: float) -> str:
     """A media playlist whose one segment is the whole WebVTT file."""
     return "\n".join(
         [
