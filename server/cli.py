@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server import __version__
+from server.cli_captions import captions
 from server.cli_catalog import catalog, import_seed, report
 from server.cli_common import (
     HELP,
@@ -30,6 +31,7 @@ from server.cli_common import (
     prepare_database,
     reported_errors,
 )
+from server.cli_guides import guides
 from server.cli_process import process
 from server.errors import N_, InsufficientStorage, NotFound, ValidationError
 from server.i18n import load_catalogs, nfc
@@ -317,6 +319,8 @@ def _byte_progress(ui: Ui) -> Iterator[Callable[[int], None]]:
 main.add_command(catalog)
 main.add_command(report)
 main.add_command(process)
+main.add_command(captions)
+main.add_command(guides)
 
 
 def help_language() -> str:

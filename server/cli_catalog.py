@@ -30,12 +30,15 @@ def catalog() -> None:
 
 
 def import_seed(ui: Ui) -> Any:
-    """Load (or refresh) the demo seed catalog; all-or-nothing."""
+    """Load (or refresh) the demo seed catalog, all-or-nothing, and queue its audio guides."""
     from server.catalog import import_catalog_file
+    from server.cli_guides import guides_after_import
 
-    return run_in_database(
+    report = run_in_database(
         ui, lambda session: import_catalog_file(session, SEED_CATALOG), write=True
     )
+    guides_after_import(ui)
+    return report
 
 
 @catalog.command(
@@ -60,6 +63,7 @@ def import_seed(ui: Ui) -> Any:
 )
 @HELP
 def catalog_import(file: Path, partial: bool, report_path: Path | None) -> None:
+    from server.cli_guides import guides_after_import
     from server.importer import write_problem_report
 
     ui = load_ui()
@@ -71,6 +75,7 @@ def catalog_import(file: Path, partial: bool, report_path: Path | None) -> None:
     (err_console if report.problems else console).print(report.render(ui.gettext), markup=False)
     if report.rejected:
         raise SystemExit(1)
+    guides_after_import(ui)
 
 
 def _import(session: Any, file: Path, partial: bool) -> Any:

@@ -21,7 +21,7 @@ from server.i18n import nfc
 from server.models import Asset, Record
 from server.records import RecordBundle
 from server.search import split_list
-from server.vocab import DESIGNATIONS, KINDS, LANGUAGE_NAMES
+from server.vocab import DESIGNATIONS, GUIDE_ROLE, KINDS, LANGUAGE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +140,9 @@ def caption_languages(technical: Mapping[str, Any]) -> list[str]:
 
 
 def displayable(asset: Asset, include_3d: bool = False) -> bool:
-    """Whether the asset becomes a Canvas (or, with the draft flag, a Scene)."""
-    if asset.published_version is None:
+    """Whether the asset becomes a Canvas (or, with the draft flag, a Scene). An audio guide
+    does not: it is the page's label read aloud, not a recording of the heritage."""
+    if asset.published_version is None or asset.role == GUIDE_ROLE:
         return False
     technical = asset.technical or {}
     if asset.kind in IMAGE_KINDS:

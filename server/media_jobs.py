@@ -26,6 +26,7 @@ from processing.images.model import ImageLimits, ImageOptions
 from processing.runner import Failure, process_av, process_image, process_model
 from processing.sandbox import ChildLimits
 from processing.threed.model import Limits, LodSpec, ModelOptions
+from server.captions import keep_captions
 from server.jobs import JobContext, JobRefused
 from server.models import Asset, AssetText, Record
 from server.search import index_record
@@ -59,6 +60,7 @@ def av_options(settings: Settings, *, download: bool = False) -> AvOptions:
         download=download,
         captions=settings.av_captions,
         asr_model=settings.asr_model or None,
+        asr_beam_size=settings.asr_beam_size,
     )
 
 
@@ -173,6 +175,8 @@ def process_av_job(context: JobContext) -> dict[str, Any]:
     report = _publish(context, asset, version, run)
     technical = av_summary(report)
     _record(context, asset.id, version, technical, speech_text(report, asset.id, version))
+    # People's captions are published again on top of the new version (server/captions.py).
+    version = keep_captions(context.db, context.store, asset.id, version, report)
     return {"asset_id": asset.id, "version": version, "renditions": len(technical["renditions"])}
 
 

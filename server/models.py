@@ -289,6 +289,38 @@ class AssetText(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+CAPTION_SOURCES = ("human", "asr")
+CAPTION_STATUSES = ("draft", "accepted")
+
+
+class AssetCaption(Base):
+    """One language's caption track of a video or recording: WebVTT people wrote, or the
+    machine draft read from its speech.
+
+    The published version's ``captions.{language}.vtt`` files are built from these rows,
+    not the other way round, so a reprocessed recording gets people's captions back.
+    ``text`` is the sanitised WebVTT as published.
+    """
+
+    __tablename__ = "asset_captions"
+    __table_args__ = (
+        PrimaryKeyConstraint("asset_id", "language"),
+        CheckConstraint(_one_of("source", CAPTION_SOURCES), name="source"),
+        CheckConstraint(_one_of("status", CAPTION_STATUSES), name="status"),
+    )
+
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(16))  # BCP 47: vi, en, rad, pt-BR
+    source: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(128))  # the track's name in the player
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(255), default="")
+    model: Mapped[str] = mapped_column(String(128), default="")  # what wrote a machine draft
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
 class Job(Base):
     """A unit of background work. The row, not the queue message, is the truth."""
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server import av_view
 from server.api import access_levels, place_labels
 from server.api_params import SEARCH_PARAMETERS, parse_search
 from server.errors import N_, NotFound
@@ -144,6 +145,8 @@ async def item(request: Request) -> Response:
             "places": [(localized(link.place.name, lang), link) for link in bundle.places],
             "jsonld": script_tag(record_jsonld(bundle, base, lang)),
             "page_url": f"{base}/items/{record.id}",
+            "players": av_view.players(bundle.assets, lang),
+            "guide": av_view.guide_for(bundle.assets, lang),
         },
     )
 

@@ -49,7 +49,7 @@ from server.models import (
     RecordPlace,
     RecordSearch,
 )
-from server.vocab import ACCESS_LEVELS, PUBLIC_ACCESS
+from server.vocab import ACCESS_LEVELS, GUIDE_ROLE, PUBLIC_ACCESS
 
 FACETS = (
     "kind",
@@ -149,7 +149,7 @@ def record_facets(session: Session, record: Record) -> set[tuple[str, str]]:
     media = session.scalars(
         select(Asset.kind)
         .where(Asset.record_id == record.id, Asset.published_version.is_not(None))
-        .where(Asset.access_level.in_(PUBLIC_ACCESS))
+        .where(Asset.access_level.in_(PUBLIC_ACCESS), Asset.role != GUIDE_ROLE)
         .distinct()
     )
     facets.update(("media", m) for m in media)

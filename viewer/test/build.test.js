@@ -15,11 +15,15 @@ const HASHED = {
   "main.js": /^main-[A-Z0-9]{8}\.js$/,
   "main.css": /^main-[A-Z0-9]{8}\.css$/,
   "model-loader.js": /^model-loader-[A-Z0-9]{8}\.js$/,
+  "av-player.js": /^av-player-[A-Z0-9]{8}\.js$/,
 };
 const EXTERNAL_URL = /\b(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}/i;
-// XML namespace names are identifiers that are never fetched; three.js passes
-// the XHTML one to document.createElementNS.
-const XML_NAMESPACE = /(["'])http:\/\/www\.w3\.org\/(?:1999\/xhtml|2000\/svg)\1/g;
+// Names that look like addresses but are identifiers, never fetched: XML
+// namespaces (three.js passes the XHTML one to document.createElementNS; hls.js
+// reads TTML captions), the scheme of ID3 timed metadata in fMP4, and the bare
+// protocol name hls.js compares location.protocol with.
+const IDENTIFIERS =
+  /(["'])(?:http:\/\/www\.w3\.org\/(?:1999\/xhtml|2000\/svg|ns\/ttml(?:#styling)?)|https:\/\/aomedia\.org\/emsg\/ID3|http:)\1/g;
 const COMBINING_BREVE = 0x0306;
 // Êđê letters written as base + U+0306: ê̆ ô̆ ơ̆ ư̆ and their capitals.
 const EDE_BREVE_BASES = [0xca, 0xea, 0xd4, 0xf4, 0x1a0, 0x1a1, 0x1af, 0x1b0];
@@ -107,7 +111,7 @@ describe("build", () => {
 
   it("writes a manifest mapping logical names to hashed files", () => {
     const manifest = JSON.parse(readOut("manifest.json"));
-    assert.deepEqual(Object.keys(manifest).sort(), ["main.css", "main.js", "model-loader.js"]);
+    assert.deepEqual(Object.keys(manifest).sort(), ["av-player.js", "main.css", "main.js", "model-loader.js"]);
     for (const [logical, pattern] of Object.entries(HASHED)) {
       assert.match(manifest[logical], pattern);
       assert.ok(existsSync(join(outdir, manifest[logical])), `${manifest[logical]} exists`);
@@ -122,7 +126,7 @@ describe("build", () => {
 
   it("references no third-party host from any output", () => {
     for (const name of readdirSync(outdir).filter((n) => /\.(js|css|map|json)$/.test(n))) {
-      const text = readOut(name).replace(XML_NAMESPACE, "");
+      const text = readOut(name).replace(IDENTIFIERS, "");
       assert.doesNotMatch(text, EXTERNAL_URL, name);
       assert.doesNotMatch(text, /https?:/i, name);
     }

@@ -1,0 +1,99 @@
+"""What a record page needs to show its recordings: players and audio guides.
+
+Only an asset with a published version of the video/audio pipeline is shown; every
+address points into that version folder (``/media/{asset}/{version}/…``), whose files never
+change, so a page and the player's requests always agree on one version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from server.i18n import localized
+from server.models import Asset
+from server.vocab import CAPTION_LABELS, GUIDE_ROLE
+
+
+@dataclass(frozen=True)
+class CaptionTrack:
+    language: str
+    name: str  # the language's own name; the page adds "(machine draft)" in its language
+    src: str
+    draft: bool  # made from speech, not yet reviewed
+
+
+@dataclass(frozen=True)
+class Player:
+    asset_id: str
+    kind: str  # "video" or "audio"
+    label: str
+    src: str  # the master playlist
+    poster: str | None
+    width: int | None
+    height: int | None
+    duration: float
+    captions: tuple[CaptionTrack, ...]
+    download: str | None
+
+    @property
+    def duration_text(self) -> str:
+        """ "4:05" or "1:02:03": the same in every language."""
+        if self.duration <= 0:
+            return ""
+        minutes, seconds = divmod(round(self.duration), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def players(assets: Iterable[Asset], lang: str) -> list[Player]:
+    """The record's own recordings, in catalog order (guides apart: see :func:`guide_for`)."""
+    return [
+        _player(asset, lang) for asset in assets if asset.role != GUIDE_ROLE and _playable(asset)
+    ]
+
+
+def guide_for(assets: Iterable[Asset], lang: str) -> Player | None:
+    """The audio guide in the page's language, else in any language, else None."""
+    guides = [a for a in assets if a.role == GUIDE_ROLE and _playable(a)]
+    chosen = next((a for a in guides if a.technical.get("guide_language") == lang), None)
+    chosen = chosen or next(iter(guides), None)
+    return _player(chosen, lang) if chosen is not None else None
+
+
+def _playable(asset: Asset) -> bool:
+    technical = asset.technical or {}
+    return (
+        asset.kind in ("video", "audio")
+        and asset.published_version is not None
+        and technical.get("pipeline") == "av"
+    )
+
+
+def _player(asset: Asset, lang: str) -> Player:
+    technical = asset.technical
+    base = f"/media/{asset.id}/{asset.published_version}/"
+    drafts = set(technical.get("caption_drafts") or ())
+    tracks = [
+        CaptionTrack(
+            language=language,
+            name=CAPTION_LABELS.get(language, language),
+            src=f"{base}captions.{language}.vtt",
+            draft=language in drafts,
+        )
+        for language in technical.get("captions") or ()
+    ]
+    poster = technical.get("poster")
+    download = technical.get("download")
+    return Player(
+        asset_id=asset.id,
+        kind=technical.get("kind") or asset.kind,
+        label=localized(asset.label or {}, lang) if asset.label else "",
+        src=f"{base}{technical.get('master', 'master.m3u8')}",
+        poster=f"{base}{poster}" if poster else None,
+        width=technical.get("width"),
+        height=technical.get("height"),
+        duration=float(technical.get("duration") or 0.0),
+        captions=tuple(tracks),
+        download=f"{base}{download}" if download else None,
+    )
