@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -107,15 +110,43 @@ def worker(concurrency: int | None) -> None:
 @click.option("--host", help=N_("Address to listen on."))
 @click.option("--port", type=click.IntRange(1, 65535), help=N_("Port to listen on."))
 @click.option("--no-serve", is_flag=True, help=N_("Prepare the demo collection, then exit."))
+@click.option(
+    "--no-worker",
+    is_flag=True,
+    help=N_("Do not run queued jobs (audio guides, ingested media) beside the server."),
+)
 @HELP
-def demo(host: str | None, port: int | None, no_serve: bool) -> None:
+def demo(host: str | None, port: int | None, no_serve: bool, no_worker: bool) -> None:
     ui = load_ui()
     with reported_errors(ui):
         prepare_database(ui)
         summary = import_seed(ui)
     console.print(summary.render(ui.gettext), markup=False)
-    if not no_serve:
+    if no_serve:
+        return
+    # One machine, one command: the demo's queued jobs (its audio guides first) are run by a
+    # worker process beside the server, stopped with it.
+    with contextlib.nullcontext() if no_worker else _worker_beside(ui):
         _serve(ui, host, port)
+
+
+@contextmanager
+def _worker_beside(ui: Ui) -> Iterator[None]:
+    """``museum worker --concurrency 1`` as a child process while the block runs."""
+    command = [sys.executable, "-m", "server.cli", "worker", "--concurrency", "1"]
+    child = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    console.print(
+        ui.t(N_("A worker runs the queued jobs beside the server (process {pid})."), pid=child.pid)
+    )
+    try:
+        yield
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 @main.command(help=N_("Check every capability: tools, libraries, models, database, queue, disk."))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -14,6 +18,7 @@ import pytest
 
 from server.cli import main
 from tests.conftest import ROOT, SEED_CATALOG
+from tests.live import free_port
 
 MUSEUM = str(Path(sys.executable).parent / "museum")
 
@@ -203,3 +208,41 @@ def test_help_speaks_the_interface_language(tmp_path: Path) -> None:
     # Help still works when a setting is broken; the command itself reports it.
     broken = run_museum(tmp_path, "--help", env={"MUSEUM_PORT": "abc"})
     assert broken.returncode == 0 and "museum" in broken.stdout
+
+
+@pytest.mark.slow
+def test_demo_runs_its_queued_jobs_beside_the_server_and_stops_them_with_it(
+    tmp_path: Path,
+) -> None:
+    if not all(Path(tool).is_file() for tool in ("/usr/bin/espeak-ng", "/usr/bin/ffmpeg")):
+        pytest.skip("espeak-ng or ffmpeg not installed: the demo's audio guides cannot be made")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSEUM_")}
+    env |= {"MUSEUM_DATA_DIR": str(tmp_path / "data"), "MUSEUM_LANGUAGE": "en"}
+    demo = subprocess.Popen(
+        [MUSEUM, "demo", "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert demo.stdout is not None
+        worker = None
+        for line in demo.stdout:
+            if match := re.search(r"beside the server \(process (\d+)\)", line):
+                worker = int(match.group(1))
+                break
+        assert worker is not None
+        database = tmp_path / "data" / "museum.sqlite3"
+        query = "SELECT count(*) FROM assets WHERE role = 'guide' AND published_version IS NOT NULL"
+        deadline = time.monotonic() + 180
+        made = 0
+        while not made and time.monotonic() < deadline:
+            time.sleep(1)
+            with contextlib.closing(sqlite3.connect(database)) as connection:
+                made = connection.execute(query).fetchone()[0]
+        assert made > 0, "the worker beside the demo made no audio guide"
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.communicate(timeout=60)  # reaps it and closes its pipe
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{worker}").exists(), "the worker outlived the demo"
