@@ -5,6 +5,7 @@ Never trusts the name alone for binary formats: a ``.png`` holding a TIFF is a T
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,25 @@ JP2_BRANDS = {b"jp2 ": "image/jp2", b"jpx ": "image/jpx", b"jpm ": "image/jpm"}
 BINARY_STL_SUFFIX = ".stl"
 KIND_BY_TOP_LEVEL = {"image": "image", "video": "video", "audio": "audio"}
 DOCUMENT_TYPES = {"application/pdf"}
+ZIP_TYPE = "application/zip"
+# The 3D formats processing.threed reads (its SUFFIX_LABELS; a test keeps the two equal):
+# a ZIP naming one of them is a scan's bundle.
+ZIP_MODEL_SUFFIXES = frozenset(
+    {
+        ".obj",
+        ".ply",
+        ".stl",
+        ".gltf",
+        ".glb",
+        ".drc",
+        ".xyz",
+        ".pts",
+        ".pcd",
+        ".las",
+        ".laz",
+        ".e57",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -85,4 +105,18 @@ def sniff_bytes(header: bytes, name: str) -> Sniffed:
 
 def sniff_file(path: Path) -> Sniffed:
     with path.open("rb") as handle:
-        return sniff_bytes(handle.read(HEADER_BYTES), path.name)
+        found = sniff_bytes(handle.read(HEADER_BYTES), path.name)
+    if found.media_type == ZIP_TYPE and _zip_holds_a_model(path):
+        return Sniffed(ZIP_TYPE, "model")  # a scan's bundle: mesh, materials, textures
+    return found
+
+
+def _zip_holds_a_model(path: Path) -> bool:
+    """Whether a ZIP's directory names a 3D file (nothing is extracted or decompressed; the
+    3D pipeline checks the bundle properly, with its limits)."""
+    try:
+        with zipfile.ZipFile(path) as bundle:
+            names = bundle.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+    return any(Path(name).suffix.lower() in ZIP_MODEL_SUFFIXES for name in names[:10_000])

@@ -78,3 +78,24 @@ def test_sniff_file_reads_only_the_header(tmp_path: Path) -> None:
     path = tmp_path / "big.jpg"
     path.write_bytes(JPEG + b"\x00" * 5_000_000)
     assert sniff_file(path).kind == "image"
+
+
+def test_a_zip_naming_a_3d_file_is_a_scan_bundle(tmp_path: Path) -> None:
+    import zipfile
+
+    from processing.sniff import ZIP_MODEL_SUFFIXES, sniff_file
+    from processing.threed.inputs import SUFFIX_LABELS
+
+    assert set(SUFFIX_LABELS) == ZIP_MODEL_SUFFIXES  # the 3D pipeline's formats, no more
+    scan = tmp_path / "scan.zip"
+    with zipfile.ZipFile(scan, "w") as bundle:
+        bundle.writestr("gong/Mesh.OBJ", "v 0 0 0\n")
+        bundle.writestr("gong/texture.jpg", b"\xff\xd8\xff")
+    assert (sniff_file(scan).media_type, sniff_file(scan).kind) == ("application/zip", "model")
+    photos = tmp_path / "photos.zip"
+    with zipfile.ZipFile(photos, "w") as bundle:
+        bundle.writestr("a.jpg", b"\xff\xd8\xff")
+    assert sniff_file(photos).kind == "other"
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04" + b"\x00" * 60)
+    assert sniff_file(broken).kind == "other"
