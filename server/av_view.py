@@ -7,9 +7,12 @@ change, so a page and the player's requests always agree on one version.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
+from processing.av.captions import CaptionError, parse_captions
 from server.i18n import localized
 from server.models import Asset
 from server.vocab import CAPTION_LABELS, GUIDE_ROLE
@@ -24,6 +27,19 @@ class CaptionTrack:
 
 
 @dataclass(frozen=True)
+class Line:
+    """One line of a transcript: when it is said, and what (plain text)."""
+
+    start: float
+    end: float
+    text: str
+
+    @property
+    def clock(self) -> str:
+        return _clock(self.start)
+
+
+@dataclass(frozen=True)
 class Player:
     asset_id: str
     kind: str  # "video" or "audio"
@@ -35,21 +51,30 @@ class Player:
     duration: float
     captions: tuple[CaptionTrack, ...]
     download: str | None
+    waveform: str | None = None
+    transcript: tuple[Line, ...] = ()
+    transcript_track: CaptionTrack | None = None
 
     @property
     def duration_text(self) -> str:
         """ "4:05" or "1:02:03": the same in every language."""
-        if self.duration <= 0:
-            return ""
-        minutes, seconds = divmod(round(self.duration), 60)
-        hours, minutes = divmod(minutes, 60)
-        return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+        return _clock(self.duration) if self.duration > 0 else ""
 
 
-def players(assets: Iterable[Asset], lang: str) -> list[Player]:
-    """The record's own recordings, in catalog order (guides apart: see :func:`guide_for`)."""
+def _clock(seconds: float) -> str:
+    minutes, whole = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{whole:02d}" if hours else f"{minutes}:{whole:02d}"
+
+
+def players(assets: Iterable[Asset], lang: str, derivatives: Path | None = None) -> list[Player]:
+    """The record's own recordings, in catalog order (guides apart: see :func:`guide_for`);
+    given the derivatives folder, each with the transcript of its captions in ``lang`` (else
+    its first captions)."""
     return [
-        _player(asset, lang) for asset in assets if asset.role != GUIDE_ROLE and _playable(asset)
+        _player(asset, lang, derivatives)
+        for asset in assets
+        if asset.role != GUIDE_ROLE and _playable(asset)
     ]
 
 
@@ -70,7 +95,7 @@ def _playable(asset: Asset) -> bool:
     )
 
 
-def _player(asset: Asset, lang: str) -> Player:
+def _player(asset: Asset, lang: str, derivatives: Path | None = None) -> Player:
     technical = asset.technical
     base = f"/media/{asset.id}/{asset.published_version}/"
     drafts = set(technical.get("caption_drafts") or ())
@@ -85,6 +110,12 @@ def _player(asset: Asset, lang: str) -> Player:
     ]
     poster = technical.get("poster")
     download = technical.get("download")
+    waveform = technical.get("waveform")
+    chosen = next((t for t in tracks if t.language == lang), tracks[0] if tracks else None)
+    lines: tuple[Line, ...] = ()
+    if chosen is not None and derivatives is not None:
+        folder = derivatives / asset.id / str(asset.published_version)
+        lines = transcript(folder / f"captions.{chosen.language}.vtt")
     return Player(
         asset_id=asset.id,
         kind=technical.get("kind") or asset.kind,
@@ -96,4 +127,20 @@ def _player(asset: Asset, lang: str) -> Player:
         duration=float(technical.get("duration") or 0.0),
         captions=tuple(tracks),
         download=f"{base}{download}" if download else None,
+        waveform=f"{base}{waveform}" if waveform else None,
+        transcript=lines,
+        transcript_track=chosen if lines else None,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def transcript(path: Path) -> tuple[Line, ...]:
+    """The lines of a caption file, as plain text (kept: a version's files never change).
+
+    A file that is missing or no longer parses gives no transcript, not a broken page.
+    """
+    try:
+        cues = parse_captions(path.read_bytes(), path.name)
+    except (OSError, CaptionError):
+        return ()
+    return tuple(Line(c.start, c.end, " ".join(c.plain.split())) for c in cues)

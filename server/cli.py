@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server import __version__
+from server.cli_annotations import annotations_group
 from server.cli_captions import captions
 from server.cli_catalog import catalog, import_seed, report
 from server.cli_common import (
@@ -34,11 +35,17 @@ from server.cli_common import (
     prepare_database,
     reported_errors,
 )
+from server.cli_exhibitions import exhibitions
 from server.cli_guides import guides
 from server.cli_process import process
 from server.errors import N_, InsufficientStorage, NotFound, ValidationError
 from server.i18n import load_catalogs, nfc
 from server.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from processing.sniff import Sniffed
+    from server.jobs import JobService
+    from server.storage import StoredOriginal
 
 
 @click.group(
@@ -256,7 +263,6 @@ def _check_ingest_inputs(ui: Ui, files: tuple[Path, ...]) -> None:
 
 
 def _ingest(ui: Ui, files: tuple[Path, ...], record_id: str | None) -> None:
-    from processing.registry import pipeline_for
     from processing.sniff import sniff_file
     from server.db import Database
     from server.jobs import JobService
@@ -277,21 +283,8 @@ def _ingest(ui: Ui, files: tuple[Path, ...], record_id: str | None) -> None:
     with _byte_progress(ui) as advance:
         for path in files:
             sniffed = sniff_file(path)
-            with path.open("rb") as source:
-                stored = store.ingest(source, max_size=settings.max_upload_size, progress=advance)
+            asset_id, stored = ingest_file(jobs, path, record_id, sniffed, progress=advance)
             new += stored.created
-            register = partial(
-                _asset_for,
-                sha256=stored.sha256,
-                size=stored.size,
-                filename=nfc(path.name),
-                sniffed=sniffed,
-                record_id=record_id,
-            )
-            asset_id = database.call(register, write=True)
-            pipeline = pipeline_for(sniffed.kind)
-            if pipeline:
-                jobs.submit(pipeline, {"asset_id": asset_id}, asset_id=asset_id)
             click.echo(f"{asset_id}\t{stored.sha256}\t{sniffed.kind}\t{path.name}")
     database.dispose()
     err_console.print(
@@ -302,6 +295,43 @@ def _ingest(ui: Ui, files: tuple[Path, ...], record_id: str | None) -> None:
             known=len(files) - new,
         )
     )
+
+
+def ingest_file(
+    jobs: JobService,
+    path: Path,
+    record_id: str | None,
+    sniffed: Sniffed,
+    *,
+    queue: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[str, StoredOriginal]:
+    """Store one file as an original, register it as an asset of the record (the same asset
+    when these bytes are already there) and, when ``queue``, queue the pipeline for its kind.
+
+    ``sniffed`` says what the file is (``processing.sniff``); callers that know better, such
+    as the demo's ZIP bundle of a 3D scan, pass their own. Returns the asset id and the
+    :class:`~server.storage.StoredOriginal`.
+    """
+    from processing.registry import pipeline_for
+
+    with path.open("rb") as source:
+        stored = jobs.store.ingest(
+            source, max_size=jobs.settings.max_upload_size, progress=progress
+        )
+    register = partial(
+        _asset_for,
+        sha256=stored.sha256,
+        size=stored.size,
+        filename=nfc(path.name),
+        sniffed=sniffed,
+        record_id=record_id,
+    )
+    asset_id: str = jobs.db.call(register, write=True)
+    pipeline = pipeline_for(sniffed.kind)
+    if queue and pipeline:
+        jobs.submit(pipeline, {"asset_id": asset_id}, asset_id=asset_id)
+    return asset_id, stored
 
 
 def _asset_for(
@@ -352,6 +382,8 @@ main.add_command(report)
 main.add_command(process)
 main.add_command(captions)
 main.add_command(guides)
+main.add_command(exhibitions)
+main.add_command(annotations_group)
 
 
 def help_language() -> str:

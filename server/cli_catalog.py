@@ -30,14 +30,17 @@ def catalog() -> None:
 
 
 def import_seed(ui: Ui) -> Any:
-    """Load (or refresh) the demo seed catalog, all-or-nothing, and queue its audio guides."""
+    """Load (or refresh) the demo seed catalog, all-or-nothing, and queue its audio guides;
+    then the sample media (``server.samples``), queued after the seed records' guides."""
     from server.catalog import import_catalog_file
     from server.cli_guides import guides_after_import
+    from server.samples import samples_after_import
 
     report = run_in_database(
         ui, lambda session: import_catalog_file(session, SEED_CATALOG), write=True
     )
     guides_after_import(ui)
+    samples_after_import(ui)
     return report
 
 

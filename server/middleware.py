@@ -17,11 +17,13 @@ LANGUAGE_NEUTRAL_PREFIXES = ("/static/", "/media/")
 
 # No third-party origin anywhere: every script, style, font, image and media
 # file comes from this site. blob: is for media streams and 3D textures built
-# in the browser; data: for small inline images.
+# in the browser; data: for small inline images. 'wasm-unsafe-eval' lets the
+# 3D viewer compile its own WebAssembly (the meshopt decoder, served from here);
+# it does not allow eval() of JavaScript.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
-        "script-src 'self'",
+        "script-src 'self' 'wasm-unsafe-eval'",
         "style-src 'self'",
         "img-src 'self' data: blob:",
         "media-src 'self' blob:",

@@ -321,6 +321,33 @@ class AssetCaption(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
+class Annotation(Base):
+    """A numbered point of interest on a 3D model, with its text in several languages.
+
+    The position is in the published model's own frame (glTF: metres, Y up, standing on
+    y = 0 and centred, as ``processing.threed.normalize`` leaves every scan), so it holds
+    for every level of detail and for any version made from the same scan and units.
+    """
+
+    __tablename__ = "annotations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    z: Mapped[float] = mapped_column(Float)
+    # The surface's outward direction there (unit length), when known: the marker faces it.
+    normal_x: Mapped[float | None] = mapped_column(Float, nullable=True)
+    normal_y: Mapped[float | None] = mapped_column(Float, nullable=True)
+    normal_z: Mapped[float | None] = mapped_column(Float, nullable=True)
+    title: Mapped[dict[str, str]] = mapped_column(JSONType)
+    text: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    media_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
 class Job(Base):
     """A unit of background work. The row, not the queue message, is the truth."""
 

@@ -227,6 +227,27 @@ SCHEMAS["MediaDetail"] = {
         obj({"record_id": {"type": "string"}, "links": _links("self", "record", "derivatives")}),
     ]
 }
+VECTOR = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
+SCHEMAS["Annotations"] = obj(
+    {
+        "asset_id": {"type": "string"},
+        "units": {"const": "m", "description": "Positions are metres in the model's glTF frame"},
+        "items": {
+            "type": "array",
+            "items": obj(
+                {
+                    "id": {"type": "integer"},
+                    "number": {"type": "integer", "minimum": 1},
+                    "position": VECTOR,
+                    "normal": {"oneOf": [VECTOR, {"type": "null"}]},
+                    "title": ref("LangMap"),
+                    "text": ref("LangMap"),
+                    "media_url": NULLABLE_STRING,
+                }
+            ),
+        },
+    }
+)
 SCHEMAS["SearchResult"] = page_of(
     "RecordSummary",
     {
@@ -358,6 +379,11 @@ PATHS: dict[str, Any] = {
     ),
     "/api/v1/media/{asset_id}": _get(
         "One media asset", "MediaDetail", [_path("asset_id", "Asset id"), LANG]
+    ),
+    "/api/v1/media/{asset_id}/annotations": _get(
+        "The numbered points of interest (hotspots) of a 3D model",
+        "Annotations",
+        [_path("asset_id", "Asset id"), LANG],
     ),
     "/api/v1/jobs/{job_id}": _get(
         "A background job's progress",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import select
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server import av_view
+from server import av_view, home_view, image_view, model_view, record_view
 from server.api import access_levels, place_labels
 from server.api_params import SEARCH_PARAMETERS, parse_search
 from server.errors import N_, NotFound
@@ -18,7 +19,8 @@ from server.i18n import localized
 from server.jsonld import record_jsonld, script_tag
 from server.models import RECORD_KINDS, Record
 from server.qr import qr_svg
-from server.records import load_bundle, visible
+from server.records import RecordBundle, load_bundle, visible
+from server.samples import is_sample
 from server.search import FACETS, search
 from server.state import get_museum
 from server.urls import public_base
@@ -90,26 +92,34 @@ def _card(record: Record, lang: str) -> ItemCard:
 
 
 async def home(request: Request) -> Response:
-    """The collection, grouped by the plan's four kinds of heritage."""
+    """Featured exhibitions, the kinds of heritage, digitization so far, then the collection
+    grouped by the plan's four kinds of heritage."""
     museum = get_museum(request)
     lang = request.state.lang
     levels = access_levels(request)
 
-    def load(session: Session) -> list[tuple[str, list[ItemCard]]]:
-        records = session.scalars(visible(select(Record), levels).order_by(Record.id)).all()
+    def load(session: Session) -> dict[str, Any]:
+        # The province's heritage only: sample media have their own exhibition.
+        query = visible(select(Record), levels).where(~is_sample())
+        records = session.scalars(query.order_by(Record.id)).all()
         groups: dict[str, list[ItemCard]] = {kind: [] for kind in RECORD_KINDS}
         for record in records:
             groups.setdefault(record.kind, []).append(_card(record, lang))
-        return [(kind, cards) for kind, cards in groups.items() if cards]
+        return {
+            "groups": [(kind, cards) for kind, cards in groups.items() if cards],
+            "exhibitions": home_view.featured_exhibitions(session, levels, lang),
+            "kinds": home_view.kind_counts(session, levels),
+            "digitization": home_view.digitization_so_far(session, lang),
+        }
 
-    groups = await museum.db.run(load)
+    blocks = await museum.db.run(load)
     return museum.templates.TemplateResponse(
         request,
         "home.html",
         {
-            "groups": groups,
+            **blocks,
             "kind_labels": KIND_LABELS,
-            "total": sum(len(items) for _, items in groups),
+            "total": sum(len(items) for _, items in blocks["groups"]),
         },
     )
 
@@ -120,13 +130,17 @@ async def item(request: Request) -> Response:
     record_id = request.path_params["record_id"]
     lang = request.state.lang
     base = public_base(request)
-    bundle = await museum.db.run(
-        lambda session: load_bundle(session, record_id, access_levels(request))
-    )
-    if bundle is None:
+
+    def load(session: Session) -> tuple[RecordBundle, dict[str, Any]] | None:
+        found = load_bundle(session, record_id, access_levels(request))
+        return None if found is None else (found, record_view.extras(session, found, lang, base))
+
+    loaded = await museum.db.run(load)
+    if loaded is None:
         raise NotFound(
             N_("No heritage item with id {record_id}."), parameter="record_id", record_id=record_id
         )
+    bundle, extras = loaded
     record = bundle.record
     description_lang = lang if lang in record.description else next(iter(record.description), lang)
     return museum.templates.TemplateResponse(
@@ -145,8 +159,11 @@ async def item(request: Request) -> Response:
             "places": [(localized(link.place.name, lang), link) for link in bundle.places],
             "jsonld": script_tag(record_jsonld(bundle, base, lang)),
             "page_url": f"{base}/items/{record.id}",
-            "players": av_view.players(bundle.assets, lang),
+            "players": av_view.players(bundle.assets, lang, museum.store.derivatives),
             "guide": av_view.guide_for(bundle.assets, lang),
+            "models": model_view.viewers(bundle.assets, lang),
+            "images": image_view.viewers(bundle.assets, lang),
+            **extras,
         },
     )
 
@@ -180,7 +197,8 @@ class FacetLink:
 
 
 async def search_page(request: Request) -> Response:
-    """Search with facets as plain links: works without script, on any device."""
+    """Search with facets as plain links: works without script, on any device; the
+    search-suggest island adds results while typing, from the JSON API."""
     museum = get_museum(request)
     lang = request.state.lang
     gettext = museum.translations(lang).gettext
@@ -223,6 +241,8 @@ async def search_page(request: Request) -> Response:
             "page": page_number,
             "pages": pages,
             "page_query": _page_query(query.text, query.filters),
+            # For the instant-results island, which names each result's kind.
+            "kind_names": {code: gettext(label) for code, label in KINDS.items()},
         },
     )
 

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from server.errors import N_, BadRequest, ValidationError
 from server.i18n import load_catalogs, localized
 from server.models import Record
-from server.records import visible
+from server.records import S, visible
+from server.samples import is_sample
 from server.vocab import (
     ACCESS_LEVELS,
     DIGITIZED,
@@ -243,17 +244,22 @@ def _count_where(condition: ColumnElement[bool]) -> ColumnElement[Any]:
 Counts = tuple[int, int, int]  # items, digitized, published
 
 
+def _reported(statement: S) -> S:
+    """Restrict a ``select(Record ...)`` to the records the report counts: not deleted, and
+    not the demo's sample media (``server.samples``), which is not the province's heritage."""
+    return visible(statement, REPORTED_ACCESS_LEVELS).where(~is_sample())
+
+
 def count_groups(session: Session) -> dict[tuple[str, str], Counts]:
     """Counts per (kind, designation): every category is a union of such groups."""
-    statement = visible(
+    statement = _reported(
         select(
             Record.kind,
             Record.designation,
             func.count(Record.id),
             _count_where(_is_digitized()),
             _count_where(_is_published()),
-        ),
-        REPORTED_ACCESS_LEVELS,
+        )
     ).group_by(Record.kind, Record.designation)
     return {
         (kind, designation): (int(items), int(digitized), int(published))
@@ -275,10 +281,7 @@ def remaining_items(
     """The category's records not yet digitized, most urgent first."""
     rank = case(DESIGNATION_RANK, value=Record.designation, else_=UNKNOWN_DESIGNATION_RANK)
     statement = (
-        visible(
-            select(Record.id, Record.title, Record.digitization_priority, Record.designation),
-            REPORTED_ACCESS_LEVELS,
-        )
+        _reported(select(Record.id, Record.title, Record.digitization_priority, Record.designation))
         .where(in_category(category), ~_is_digitized())
         .order_by(Record.digitization_priority, rank, Record.id)
         .limit(limit)

@@ -8,7 +8,20 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 
-from server import admin, api, exports, iiif_image, iiif_presentation, oai, openapi, ops, pages
+from server import (
+    admin,
+    api,
+    exhibition_pages,
+    exports,
+    iiif_image,
+    iiif_presentation,
+    map_pages,
+    oai,
+    openapi,
+    ops,
+    pages,
+)
+from server.annotations import media_annotations
 from server.settings import Settings
 from server.static import ImmutableStaticFiles
 
@@ -22,6 +35,15 @@ def build_routes(settings: Settings, viewer_dist: Path) -> list[BaseRoute]:
         Route("/items/{record_id:str}", pages.item, name="item"),
         Route("/items/{record_id:str}/qr.svg", pages.item_qr, name="item_qr"),
         Route("/search", pages.search_page, name="search_page"),
+        Route("/exhibitions", exhibition_pages.exhibition_list, name="exhibition_list"),
+        Route("/exhibitions/{exhibition_id:str}", exhibition_pages.exhibition, name="exhibition"),
+        Route(
+            "/exhibitions/{exhibition_id:str}/room",
+            exhibition_pages.exhibition_room,
+            name="exhibition_room",
+        ),
+        Route("/map", map_pages.map_page, name="map"),
+        Route("/map/province.geojson", map_pages.province_outline, name="map_outline"),
         Route("/sitemap.xml", pages.sitemap, name="sitemap"),
         Route("/robots.txt", pages.robots, name="robots"),
         # JSON API
@@ -38,6 +60,11 @@ def build_routes(settings: Settings, viewer_dist: Path) -> list[BaseRoute]:
                 Route("/places", api.list_places, name="places"),
                 Route("/places/{place_id:str}", api.place_detail, name="place"),
                 Route("/media/{asset_id:str}", api.media_detail, name="media_detail"),
+                Route(
+                    "/media/{asset_id:str}/annotations",
+                    media_annotations,
+                    name="media_annotations",
+                ),
                 Route(f"/jobs/{JOB_ID}", api.job_detail, name="job"),
                 Route("/progress", admin.progress_json, name="progress"),
                 Route("/exports/catalog.{fmt:str}", exports.catalog_export, name="catalog_export"),

@@ -110,6 +110,19 @@ def _parse_url(schemes: tuple[str, ...]) -> Callable[[str, str], str]:
     return parse
 
 
+def _parse_tile_url(name: str, raw: str) -> str:
+    """A tile address template: http(s) with {z}, {x} and {y}; empty means no tile layer."""
+    value: str = _parse_url(("http", "https"))(name, raw)
+    if value and not all(part in value for part in ("{z}", "{x}", "{y}")):
+        raise SettingsError(
+            name,
+            raw,
+            "phải chứa {z}, {x} và {y}",
+            "must contain {z}, {x} and {y}",
+        )
+    return value
+
+
 def _parse_host(name: str, raw: str) -> str:
     value = raw.strip()
     if not value or any(c.isspace() for c in value):
@@ -341,6 +354,12 @@ class Settings:
         "Queue audio guides (each item's title spoken in Vietnamese and English) after a "
         "catalog import; `museum guides` queues them at any time.",
     )
+    demo_samples: bool = setting(
+        True,
+        _parse_bool,
+        "`museum demo` also loads the sample media (licence-clean scans, images, video and "
+        "audio in assets/samples) into a `sample-media` exhibition and queues their processing.",
+    )
     iiif_max_area: int = setting(
         4096 * 4096,
         _parse_int(1, 2**31 - 1),
@@ -350,6 +369,17 @@ class Settings:
         2 * 1024**3,
         parse_size,
         "Disk space for IIIF images rendered on request, e.g. 2G (0 keeps none).",
+    )
+    map_tile_url: str = setting(
+        "",
+        _parse_tile_url,
+        "Tile layer under the map page, such as https://tiles.example.org/{z}/{x}/{y}.png; "
+        "empty: no tiles, only the province outline (nothing is fetched from another host).",
+    )
+    map_tile_attribution: str = setting(
+        "",
+        _parse_text,
+        "Credit shown on the map for the tile layer, e.g. © OpenStreetMap contributors.",
     )
 
     @classmethod

@@ -18,15 +18,24 @@ const MANIFEST = "manifest.json";
 // out the upstream sources: their comments link to the projects' web pages,
 // and no output may name a third-party host.
 const BUNDLES = [
-  { entryPoints: ["src/main.js", "src/main.css"] },
+  // Leaflet's stylesheet (map.css) has comments linking to bug trackers: no sources here either.
+  { entryPoints: ["src/main.js", "src/main.css"], sourcesContent: false },
   { entryPoints: ["src/model-loader.js"], sourcesContent: false },
-  // hls.js (~520 kB) for the video and audio player, fetched only where a recording is shown.
+  // hls.js (~590 kB) for the video and audio player, fetched only where a recording is shown.
   { entryPoints: ["src/av-player.js"], sourcesContent: false },
+  // The 3D viewer (three.js), deep zoom (OpenSeadragon), the walkable exhibition room
+  // (three.js) and the map (Leaflet): each fetched only by the pages that show one.
+  { entryPoints: ["src/model-viewer.js"], sourcesContent: false },
+  { entryPoints: ["src/deep-zoom.js"], sourcesContent: false },
+  { entryPoints: ["src/room.js"], sourcesContent: false },
+  // Leaflet's licence banner names its web page; its licence is in NOTICE instead.
+  { entryPoints: ["src/map.js"], sourcesContent: false, legalComments: "none" },
 ].map((bundle) => ({ ...bundle, entryPoints: bundle.entryPoints.map((p) => join(ROOT, p)) }));
-const FONT_LOADERS = { ".woff2": "file", ".woff": "file", ".ttf": "file" };
+// Fonts, and the marker and control images of Leaflet's stylesheet and map bundle.
+const FONT_LOADERS = { ".woff2": "file", ".woff": "file", ".ttf": "file", ".png": "file" };
 // Only these are removed when cleaning, so a mistyped --outdir cannot wipe
 // unrelated files.
-const OUTPUT_EXTENSIONS = new Set([".js", ".css", ".map", ".json", ".woff2", ".woff", ".ttf"]);
+const OUTPUT_EXTENSIONS = new Set([".js", ".css", ".map", ".json", ".woff2", ".woff", ".ttf", ".png"]);
 
 function parseOutdir(argv, env) {
   const flag = argv.findIndex((arg) => arg === "--outdir" || arg.startsWith("--outdir="));

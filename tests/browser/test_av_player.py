@@ -10,6 +10,7 @@ SUBTITLES group and show the chosen language's cue at the playing time.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,12 @@ from processing.av.probe import FFMPEG
 from server.app import create_app
 from server.captions import set_captions
 from server.db import Database
+from server.guides import enqueue_guides
 from server.storage import Store
+from tests.browser.axe import axe_violations, describe
 from tests.browser.conftest import viewer_built
 from tests.conftest import CORPUS
+from tests.jobhelpers import drain, job_service
 from tests.live import serving
 from tests.test_av_hls import make_clip
 from tests.test_images_job import ingest_and_process
@@ -35,6 +39,7 @@ pytestmark = [
 ]
 FLOWER = CORPUS / "av" / "mdn" / "flower.mp4"  # MDN shared assets, 960x540, 5 s
 RECORD = "DL-ICH-01"
+AUDIO_RECORD = "DL-ICH-02"
 VI_CAPTIONS = """WEBVTT
 
 00:00:00.000 --> 00:00:02.500
@@ -84,6 +89,20 @@ def site(
     finally:
         db.dispose()
     heights = [r["height"] for r in asset.technical["renditions"] if "height" in r]
+    # An audio item (waveform) on another record, and the first record's audio guides.
+    tone = work / "tone.flac"
+    subprocess.run(
+        [FFMPEG, "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+         "sine=frequency=220:duration=6", "-af", "volume=0.5", str(tone)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    ingest_and_process(work, tone, AUDIO_RECORD)
+    service = job_service(work, settings.resolved_database_url, settings.resolved_queue_url)
+    try:
+        enqueue_guides(service.db, service, [RECORD])
+        drain(service, timeout=300)
+    finally:
+        service.db.dispose()
     with serving(create_app(settings)) as url:
         yield Site(url, heights)
 
@@ -162,3 +181,86 @@ def test_the_caption_tracks_are_listed_and_shown(player_page, site: Site) -> Non
                  .some(t => t.mode === 'showing')""",
         timeout=10_000,
     )
+
+
+def test_the_transcript_follows_playback_and_seeks(player_page, site: Site) -> None:  # type: ignore[no-untyped-def]
+    page = player_page
+    lines = page.locator(".av-transcript li")
+    # The page is in Vietnamese: the transcript is the Vietnamese captions.
+    assert lines.locator(".cue-text").all_inner_texts() == [
+        "Bông hoa hé nở trong nắng sớm",
+        "Cánh hoa mở rộng đón ánh mặt trời",
+    ]
+    _play_from_start(page)
+    page.wait_for_function(
+        "() => document.querySelector('.av-transcript li:nth-child(2)')"
+        ".getAttribute('aria-current') === 'true'",
+        timeout=30_000,
+    )
+    assert lines.nth(0).get_attribute("aria-current") is None
+    page.evaluate("() => document.querySelector('.av-player video').pause()")
+    lines.nth(0).get_by_role("button").click()  # "0:00": plays from the first line
+    page.wait_for_function(
+        "() => document.querySelector('.av-transcript li:nth-child(1)')"
+        ".getAttribute('aria-current') === 'true'",
+        timeout=30_000,
+    )
+    assert page.evaluate("() => document.querySelector('.av-player video').currentTime") < 2.4
+
+
+def test_an_audio_item_draws_its_waveform_and_seeks_from_it(browser, site: Site) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    try:
+        page.goto(f"{site.url}/items/{AUDIO_RECORD}?lang=en")
+        canvas = page.locator(".av-player .av-waveform")
+        canvas.wait_for()
+        # Something was drawn: the canvas is not one flat colour.
+        colours = page.evaluate(
+            """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                      const seen = new Set();
+                      for (let i = 0; i < d.length; i += 16) seen.add(d.slice(i, i + 4).join());
+                      return seen.size; }""",
+            canvas.element_handle(),
+        )
+        assert colours > 1
+        page.evaluate("() => { document.querySelector('.av-player audio').muted = true; }")
+        box = canvas.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+        page.wait_for_function(
+            "() => document.querySelector('.av-player audio').currentTime > 4", timeout=30_000
+        )
+    finally:
+        context.close()
+
+
+def test_the_audio_guide_button_plays_the_guide_in_the_page_language(
+    player_page, site: Site
+) -> None:  # type: ignore[no-untyped-def]
+    page = player_page
+    button = page.locator(".audio-guide .av-guide-button")
+    assert button.inner_text() == "Nghe thuyết minh"
+    assert button.get_attribute("aria-pressed") == "false"
+    page.evaluate("() => { document.querySelector('.audio-guide audio').muted = true; }")
+    button.click()
+    page.wait_for_function(
+        "() => document.querySelector('.audio-guide audio').currentTime > 0.3", timeout=30_000
+    )
+    assert button.get_attribute("aria-pressed") == "true"
+    assert button.inner_text() == "Tạm dừng thuyết minh"
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_record_pages_with_recordings_pass_axe(browser, site: Site, language: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        for record in (RECORD, AUDIO_RECORD):
+            page.goto(f"{site.url}/items/{record}?lang={language}")
+            page.wait_for_selector(".av-player[data-mounted]")
+            page.wait_for_load_state("networkidle")
+            violations = axe_violations(page)
+            assert violations == [], f"{record}: {describe(violations)}"
+    finally:
+        context.close()

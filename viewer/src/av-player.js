@@ -13,6 +13,7 @@
 
 import Hls from "hls.js";
 import { AUTO, OFF, initialTrack, levelOptions, trackOptions } from "./av-menu.js";
+import { clock, cueIndexAt, timeAt, waveformBars } from "./av-sync.js";
 
 let playerCount = 0;
 
@@ -108,8 +109,127 @@ function attachHls(host, media, source) {
   return hls;
 }
 
+function playFrom(media, seconds) {
+  media.currentTime = seconds;
+  if (media.paused) media.play().catch(() => {}); // a refused autoplay leaves the controls
+}
+
+// The transcript the server wrote: each line's time becomes a button that plays
+// from there, and the line being spoken is marked (aria-current) and kept in view.
+function syncTranscript(host, media) {
+  const section = host.querySelector(".av-transcript");
+  if (!section) return;
+  const items = [...section.querySelectorAll("li[data-start]")];
+  const cues = items.map((li) => ({ start: Number(li.dataset.start), end: Number(li.dataset.end) }));
+  items.forEach((li, index) => {
+    const stamp = li.querySelector(".cue-time");
+    const button = host.ownerDocument.createElement("button");
+    button.type = "button";
+    button.className = "cue-time";
+    button.textContent = stamp?.textContent ?? clock(cues[index].start);
+    button.setAttribute("aria-label", (section.dataset.jumpLabel ?? "{time}").replace("{time}", button.textContent));
+    button.addEventListener("click", () => playFrom(media, cues[index].start));
+    stamp ? stamp.replaceWith(button) : li.prepend(button);
+  });
+  const reduced = window.matchMedia?.("(prefers-reduced-motion: reduce)").matches;
+  let current = -1;
+  media.addEventListener("timeupdate", () => {
+    const index = cueIndexAt(cues, media.currentTime);
+    if (index === current) return;
+    if (current >= 0) items[current].removeAttribute("aria-current");
+    current = index;
+    if (index < 0) return;
+    items[index].setAttribute("aria-current", "true");
+    const list = items[index].parentElement;
+    const top = items[index].offsetTop - list.offsetTop;
+    if (top < list.scrollTop || top > list.scrollTop + list.clientHeight - items[index].offsetHeight) {
+      list.scrollTo({ top: Math.max(0, top - list.clientHeight / 3), behavior: reduced ? "auto" : "smooth" });
+    }
+  });
+}
+
+// An audio item's waveform: bars from waveform.json on a canvas, the part
+// already played in the accent colour; a click or Enter/arrows seek.
+async function drawWaveform(host, media) {
+  const url = host.dataset.waveform;
+  if (!url) return;
+  let waveform;
+  try {
+    const response = await fetch(url);
+    if (!response.ok) return;
+    waveform = await response.json();
+  } catch {
+    return; // the player works without its picture
+  }
+  const doc = host.ownerDocument;
+  const canvas = doc.createElement("canvas");
+  canvas.className = "av-waveform";
+  canvas.tabIndex = 0;
+  canvas.setAttribute("role", "slider");
+  canvas.setAttribute("aria-label", host.dataset.waveformLabel ?? "");
+  canvas.setAttribute("aria-valuemin", "0");
+  media.after(canvas);
+  const style = getComputedStyle(canvas);
+  const draw = () => {
+    const ratio = window.devicePixelRatio || 1;
+    const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
+    const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
+    canvas.width = width;
+    canvas.height = height;
+    const context = canvas.getContext("2d");
+    const step = Math.max(2, Math.round(3 * ratio));
+    const bars = waveformBars(waveform, Math.floor(width / step));
+    const played = media.duration > 0 ? media.currentTime / media.duration : 0;
+    bars.forEach((bar, index) => {
+      const x = index * step;
+      context.fillStyle = x / width < played ? style.getPropertyValue("--played") : style.color;
+      const top = ((1 - bar.high) / 2) * height;
+      const bottom = ((1 - bar.low) / 2) * height;
+      context.fillRect(x, top, step - 1, Math.max(1, bottom - top));
+    });
+    canvas.setAttribute("aria-valuemax", String(Math.round(media.duration || 0)));
+    canvas.setAttribute("aria-valuenow", String(Math.round(media.currentTime)));
+    canvas.setAttribute("aria-valuetext", clock(media.currentTime));
+  };
+  canvas.addEventListener("click", (event) => {
+    const box = canvas.getBoundingClientRect();
+    playFrom(media, timeAt(event.clientX - box.left, box.width, media.duration));
+  });
+  canvas.addEventListener("keydown", (event) => {
+    const jumps = { ArrowLeft: -5, ArrowRight: 5, PageDown: -30, PageUp: 30 };
+    if (event.key in jumps) {
+      event.preventDefault();
+      media.currentTime = Math.min(media.duration || 0, Math.max(0, media.currentTime + jumps[event.key]));
+    } else if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      media.paused ? media.play().catch(() => {}) : media.pause();
+    }
+  });
+  for (const name of ["timeupdate", "durationchange", "seeked"]) media.addEventListener(name, draw);
+  window.addEventListener("resize", draw);
+  draw();
+}
+
+// An audio guide: one large play/pause button; the native controls stay for
+// seeking but the button is what a visitor finds first.
+function guideButton(host, media) {
+  if (host.dataset.variant !== "guide") return;
+  const button = host.ownerDocument.createElement("button");
+  button.type = "button";
+  button.className = "av-guide-button";
+  const label = () => {
+    const playing = !media.paused;
+    button.textContent = playing ? host.dataset.pauseLabel : host.dataset.playLabel;
+    button.setAttribute("aria-pressed", String(playing));
+  };
+  button.addEventListener("click", () => (media.paused ? media.play().catch(() => {}) : media.pause()));
+  for (const name of ["play", "pause", "ended"]) media.addEventListener(name, label);
+  label();
+  media.before(button);
+}
+
 /** Mount one player; returns false when its host holds no media element. */
-export function mountAvPlayer(host) {
+export function mount(host) {
   const media = host.querySelector("video, audio");
   if (!media || host.dataset.mounted) return false;
   host.dataset.mounted = "true";
@@ -122,6 +242,10 @@ export function mountAvPlayer(host) {
     for (const track of media.querySelectorAll("track")) track.remove();
   } else {
     showError(host, host.dataset.error ?? "");
+    return true;
   }
+  guideButton(host, media);
+  syncTranscript(host, media);
+  drawWaveform(host, media);
   return true;
 }

@@ -1,25 +1,31 @@
 // Entry point: mounts every progressive-enhancement island on the page.
+//
+// Small islands are in this bundle. A viewer that brings a large library
+// (hls.js, three.js, OpenSeadragon, Leaflet) is a bundle of its own that only
+// pages showing such media fetch: the server writes its hashed address into
+// the host's data-module, and the module exports mount(host).
 
 import { mountCatalogFilter } from "./island.js";
+import { mountCopyText } from "./copy-text.js";
+import { mountSearchSuggest } from "./search-suggest.js";
 
-// The video and audio player brings hls.js: its bundle is fetched only by pages
-// that show a recording (the server puts its hashed address in data-module).
-function mountAvPlayer(host) {
-  if (!host.dataset.module) return;
+const ISLANDS = {
+  "catalog-filter": mountCatalogFilter,
+  "copy-text": mountCopyText,
+  "search-suggest": mountSearchSuggest,
+};
+
+function mountLazy(host) {
   import(host.dataset.module).then(
-    (module) => module.mountAvPlayer(host),
+    (module) => module.mount(host),
     () => host.classList.add("island-failed"),
   );
 }
 
-const ISLANDS = {
-  "catalog-filter": mountCatalogFilter,
-  "av-player": mountAvPlayer,
-};
-
 function mountAll() {
   for (const host of document.querySelectorAll("[data-island]")) {
-    ISLANDS[host.dataset.island]?.(host);
+    if (host.dataset.module) mountLazy(host);
+    else ISLANDS[host.dataset.island]?.(host);
   }
 }
 

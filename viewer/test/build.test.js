@@ -16,14 +16,24 @@ const HASHED = {
   "main.css": /^main-[A-Z0-9]{8}\.css$/,
   "model-loader.js": /^model-loader-[A-Z0-9]{8}\.js$/,
   "av-player.js": /^av-player-[A-Z0-9]{8}\.js$/,
+  "model-viewer.js": /^model-viewer-[A-Z0-9]{8}\.js$/,
+  "deep-zoom.js": /^deep-zoom-[A-Z0-9]{8}\.js$/,
+  "room.js": /^room-[A-Z0-9]{8}\.js$/,
+  "map.js": /^map-[A-Z0-9]{8}\.js$/,
 };
 const EXTERNAL_URL = /\b(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}/i;
 // Names that look like addresses but are identifiers, never fetched: XML
 // namespaces (three.js passes the XHTML one to document.createElementNS; hls.js
 // reads TTML captions), the scheme of ID3 timed metadata in fMP4, and the bare
-// protocol name hls.js compares location.protocol with.
+// protocol name hls.js compares location.protocol with; and the link in Leaflet's
+// default attribution prefix (never fetched, and replaced by map.js).
 const IDENTIFIERS =
-  /(["'])(?:http:\/\/www\.w3\.org\/(?:1999\/xhtml|2000\/svg|ns\/ttml(?:#styling)?)|https:\/\/aomedia\.org\/emsg\/ID3|http:)\1/g;
+  /(["'])(?:http:\/\/www\.w3\.org\/(?:1999\/xhtml|2000\/svg|ns\/ttml(?:#styling)?)|https:\/\/aomedia\.org\/emsg\/ID3|https:\/\/leafletjs\.com|http:)\1/g;
+// OpenSeadragon (deep zoom) compares addresses it never fetches: the IIIF and
+// DeepZoom context identifiers, the "https:" protocol name, its licence banner, and
+// the OpenStreetMap tile template of a tile-source type the viewer never creates.
+const VIEWER_IDENTIFIERS =
+  /(["'])(?:https?:\/\/(?:iiif\.io\/api\/image|library\.stanford\.edu\/iiif\/image-api|schemas\.microsoft\.com\/deepzoom\/2008)[^"'\s]*|http:\/\/tile\.openstreetmap\.org\/|https:)\1|\/\^http:\\\/\\\/iiif\\\.io\\\/api\\\/image\\\/\[1-3\]\\\/context\\\.json\$\/|\/\*! (?:License: )?http:\/\/openseadragon\.github\.io(?:\/license\/)? \*\/|\(\*! (?:License: )?http:\/\/openseadragon\.github\.io(?:\/license\/)? \*\)/g;
 const COMBINING_BREVE = 0x0306;
 // Êđê letters written as base + U+0306: ê̆ ô̆ ơ̆ ư̆ and their capitals.
 const EDE_BREVE_BASES = [0xca, 0xea, 0xd4, 0xf4, 0x1a0, 0x1a1, 0x1af, 0x1b0];
@@ -111,7 +121,16 @@ describe("build", () => {
 
   it("writes a manifest mapping logical names to hashed files", () => {
     const manifest = JSON.parse(readOut("manifest.json"));
-    assert.deepEqual(Object.keys(manifest).sort(), ["av-player.js", "main.css", "main.js", "model-loader.js"]);
+    assert.deepEqual(Object.keys(manifest).sort(), [
+      "av-player.js",
+      "deep-zoom.js",
+      "main.css",
+      "main.js",
+      "map.js",
+      "model-loader.js",
+      "model-viewer.js",
+      "room.js",
+    ]);
     for (const [logical, pattern] of Object.entries(HASHED)) {
       assert.match(manifest[logical], pattern);
       assert.ok(existsSync(join(outdir, manifest[logical])), `${manifest[logical]} exists`);
@@ -126,7 +145,7 @@ describe("build", () => {
 
   it("references no third-party host from any output", () => {
     for (const name of readdirSync(outdir).filter((n) => /\.(js|css|map|json)$/.test(n))) {
-      const text = readOut(name).replace(IDENTIFIERS, "");
+      const text = readOut(name).replace(IDENTIFIERS, "").replace(VIEWER_IDENTIFIERS, "");
       assert.doesNotMatch(text, EXTERNAL_URL, name);
       assert.doesNotMatch(text, /https?:/i, name);
     }
@@ -134,12 +153,14 @@ describe("build", () => {
 
   it("serves every CSS url() from the public path, and the files exist", () => {
     const css = readOut(JSON.parse(readOut("manifest.json"))["main.css"]);
-    const urls = cssUrls(css);
+    // Leaflet's old-IE rule url(#default#VML) names part of the page itself: nothing to fetch.
+    const urls = cssUrls(css).filter((url) => !url.startsWith("#"));
     assert.ok(urls.some((url) => url.endsWith(".woff2")), "fontsource woff2 files are bundled");
+    assert.ok(urls.some((url) => /marker-icon-[A-Z0-9]{8}\.png$/.test(url)), "Leaflet's images");
     for (const url of urls) {
       assert.ok(url.startsWith(PUBLIC_PATH), url);
       const file = url.slice(PUBLIC_PATH.length);
-      assert.match(file, /-[A-Z0-9]{8}\.(woff2?|ttf)$/, "font names are hashed");
+      assert.match(file, /-[A-Z0-9]{8}\.(woff2?|ttf|png)$/, "font and image names are hashed");
       assert.ok(existsSync(join(outdir, file)), `${file} is in the outdir`);
     }
   });
