@@ -59,7 +59,8 @@ bench: install
 	  status=$$?; mv docs/benchmarks.md.tmp docs/benchmarks.md; \
 	  $(BIN)/python scripts/bench_3d.py || status=1; \
 	  $(BIN)/python scripts/bench_images.py || status=1; \
-	  $(BIN)/python scripts/bench_av.py --work /dev/shm || status=1; cat docs/benchmarks.md; exit $$status
+	  $(BIN)/python scripts/bench_av.py --work /dev/shm || status=1; \
+	  $(BIN)/python scripts/bench_viewer.py || status=1; cat docs/benchmarks.md; exit $$status
 
 clean:
 	rm -rf viewer/dist .pytest_cache .mypy_cache .ruff_cache test-results
