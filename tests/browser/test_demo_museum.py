@@ -144,3 +144,28 @@ def test_the_sample_video_plays_with_captions(browser, demo: str) -> None:  # ty
         assert errors == []
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize(("width", "height"), [(360, 740), (3840, 2160)])
+def test_every_page_fits_a_phone_and_a_4k_screen(
+    browser, demo: str, width: int, height: int
+) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    try:
+        too_wide = {}
+        for path, ready in PAGES.items():
+            joiner = "&" if "?" in path else "?"
+            page.goto(f"{demo}{path}{joiner}lang=vi")
+            if ready:
+                page.wait_for_selector(ready, timeout=60_000)
+            page.wait_for_load_state("networkidle")
+            # Nothing sideways to scroll; the text column stays readable on a 4K screen.
+            scroll = page.evaluate("() => document.documentElement.scrollWidth")
+            if scroll > width:
+                too_wide[path] = scroll
+            main = page.locator("main").bounding_box()
+            assert main is not None and main["width"] > 0.8 * min(width, 360), path
+        assert too_wide == {}, f"pages wider than {width}px: {too_wide}"
+    finally:
+        context.close()
