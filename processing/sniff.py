@@ -42,24 +42,6 @@ BINARY_STL_SUFFIX = ".stl"
 KIND_BY_TOP_LEVEL = {"image": "image", "video": "video", "audio": "audio"}
 DOCUMENT_TYPES = {"application/pdf"}
 ZIP_TYPE = "application/zip"
-# The 3D formats processing.threed reads (its SUFFIX_LABELS; a test keeps the two equal):
-# a ZIP naming one of them is a scan's bundle.
-ZIP_MODEL_SUFFIXES = frozenset(
-    {
-        ".obj",
-        ".ply",
-        ".stl",
-        ".gltf",
-        ".glb",
-        ".drc",
-        ".xyz",
-        ".pts",
-        ".pcd",
-        ".las",
-        ".laz",
-        ".e57",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -112,11 +94,13 @@ def sniff_file(path: Path) -> Sniffed:
 
 
 def _zip_holds_a_model(path: Path) -> bool:
-    """Whether a ZIP's directory names a 3D file (nothing is extracted or decompressed; the
-    3D pipeline checks the bundle properly, with its limits)."""
+    """Whether a ZIP's directory names a 3D file the pipeline can take as a bundle's model
+    (nothing is extracted or decompressed; the 3D pipeline checks the bundle properly)."""
+    from processing.threed.bundle import MODEL_SUFFIXES  # numpy and more: only for a ZIP
+
     try:
         with zipfile.ZipFile(path) as bundle:
             names = bundle.namelist()
     except (zipfile.BadZipFile, OSError, ValueError):
         return False
-    return any(Path(name).suffix.lower() in ZIP_MODEL_SUFFIXES for name in names[:10_000])
+    return any(Path(name).suffix.lower() in MODEL_SUFFIXES for name in names[:10_000])
