@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api import access_levels
 from server.errors import N_, NotFound, ValidationError
 from server.i18n import nfc
 from server.models import Annotation, Asset
@@ -294,6 +293,8 @@ def _check_inside(position: Vector, dimensions_mm: Any) -> None:
 async def media_annotations(request: Request) -> Response:
     """A visible 3D model's annotations, in display order, with their text in every language."""
     asset_id = request.path_params["asset_id"]
+    from server.api import access_levels  # the web API; the CLI imports this module too
+
     levels = access_levels(request)
 
     def run(session: Session) -> dict[str, Any] | None:
