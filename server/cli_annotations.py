@@ -23,7 +23,7 @@ from server.annotations import (
     parse_texts,
     remove_annotation,
 )
-from server.cli_common import HELP, err_console, load_ui, prepare_database, reported_errors
+from server.cli_common import HELP, load_ui, note, prepare_database, reported_errors
 from server.cli_common import run_in_database as in_database
 from server.errors import N_
 
@@ -100,11 +100,7 @@ def annotations_add(
             ui, lambda session: add_annotation(session, asset_id, new).id, write=True
         )
     click.echo(annotation_id)
-    err_console.print(
-        ui.t(N_("Annotation {id} added to asset {asset_id}."), id=annotation_id, asset_id=asset_id),
-        markup=False,
-        soft_wrap=True,
-    )
+    note(ui, N_("Annotation {id} added to asset {asset_id}."), id=annotation_id, asset_id=asset_id)
 
 
 @annotations_group.command(
@@ -141,11 +137,7 @@ def annotations_list(asset_id: str) -> None:
     for line in lines:
         click.echo(line)
     if not lines:
-        err_console.print(
-            ui.t(N_("Asset {asset_id} has no annotations."), asset_id=asset_id),
-            markup=False,
-            soft_wrap=True,
-        )
+        note(ui, N_("Asset {asset_id} has no annotations."), asset_id=asset_id)
 
 
 @annotations_group.command(
@@ -159,6 +151,4 @@ def annotations_remove(annotation_id: str) -> None:
         number = parse_annotation_id(annotation_id)
         prepare_database(ui)
         in_database(ui, lambda session: remove_annotation(session, number), write=True)
-    err_console.print(
-        ui.t(N_("Annotation {id} removed."), id=annotation_id), markup=False, soft_wrap=True
-    )
+    note(ui, N_("Annotation {id} removed."), id=annotation_id)

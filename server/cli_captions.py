@@ -11,12 +11,12 @@ import click
 from server.cli_common import (
     HELP,
     Ui,
-    console,
     database,
-    err_console,
     load_ui,
+    note,
     prepare_database,
     reported_errors,
+    say,
 )
 from server.errors import N_, ValidationError
 
@@ -61,14 +61,11 @@ def captions_add(asset_id: str, file: Path, language: str, label: str | None) ->
                 db, store, asset_id, language, data, file.name, label=label
             ),
         )
-    console.print(
-        ui.t(
-            N_("Captions saved; asset {asset_id} is now published as version {version}."),
-            asset_id=asset_id,
-            version=version,
-        ),
-        markup=False,
-        soft_wrap=True,
+    say(
+        ui,
+        N_("Captions saved; asset {asset_id} is now published as version {version}."),
+        asset_id=asset_id,
+        version=version,
     )
 
 
@@ -91,11 +88,7 @@ def captions_list(asset_id: str) -> None:
         updated = row.updated_at.isoformat(timespec="seconds")
         click.echo(f"{row.language}\t{row.source}\t{row.status}\t{row.label}\t{updated}")
     if not rows:
-        err_console.print(
-            ui.t(N_("Asset {asset_id} has no captions."), asset_id=asset_id),
-            markup=False,
-            soft_wrap=True,
-        )
+        note(ui, N_("Asset {asset_id} has no captions."), asset_id=asset_id)
 
 
 @captions.command("show", help=N_("Print the captions of a video or recording in one language."))
@@ -127,14 +120,11 @@ def captions_remove(asset_id: str, language: str) -> None:
     ui = load_ui()
     with reported_errors(ui):
         version = _in_museum(ui, lambda db, store: remove_captions(db, store, asset_id, language))
-    console.print(
-        ui.t(
-            N_("Captions removed; asset {asset_id} is now published as version {version}."),
-            asset_id=asset_id,
-            version=version,
-        ),
-        markup=False,
-        soft_wrap=True,
+    say(
+        ui,
+        N_("Captions removed; asset {asset_id} is now published as version {version}."),
+        asset_id=asset_id,
+        version=version,
     )
 
 

@@ -30,6 +30,16 @@ class Ui:
         return text.format(**params) if params else text
 
 
+def say(ui: Ui, message: str, **params: Any) -> None:
+    """One translated line to the terminal, as written (no rich markup), never cut."""
+    console.print(ui.t(message, **params), markup=False, soft_wrap=True)
+
+
+def note(ui: Ui, message: str, **params: Any) -> None:
+    """:func:`say` to stderr: a remark beside a command's output (which scripts read)."""
+    err_console.print(ui.t(message, **params), markup=False, soft_wrap=True)
+
+
 def load_ui() -> Ui:
     try:
         return Ui(Settings.from_env())
