@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_docs import write_section  # beside this script, on sys.path when run
+from bench_docs import publish_verdict  # beside this script, on sys.path when run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -216,14 +216,8 @@ def bench(args: argparse.Namespace) -> int:
         f"{asr_seconds:.2f} s for {duration:.0f} s of sound ({duration / max(asr_seconds, 1e-3):.0f}× "
         "real time, the tiny test model, on the cores the encode also uses).",
         "",
-        f"Verdict: **{'passed' if all(met.values()) else 'NOT passed'}**.",
-        "",
-        END_MARKER,
     ]
-    text = "\n".join(lines)
-    write_section(args.docs, text, START_MARKER, END_MARKER)
-    print(text)
-    return 0 if all(met.values()) else 1
+    return publish_verdict(args.docs, lines, met, START_MARKER, END_MARKER)
 
 
 def main() -> int:

@@ -16,3 +16,17 @@ def write_section(docs: Path, text: str, start_marker: str, end_marker: str) -> 
     else:
         updated = current.rstrip("\n") + "\n\n" + text
     docs.write_text(updated, "utf-8")
+
+
+def publish_verdict(
+    docs: Path, lines: list[str], met: dict[str, bool], start_marker: str, end_marker: str
+) -> int:
+    """Close a section (its verdict, its end marker), write it into ``docs``, print it, and
+    return the exit status: 0 when every goal in ``met`` is met, else 1."""
+    passed = all(met.values())
+    text = "\n".join(
+        [*lines, f"Verdict: **{'passed' if passed else 'NOT passed'}**.", "", end_marker]
+    )
+    write_section(docs, text, start_marker, end_marker)
+    print(text)
+    return 0 if passed else 1

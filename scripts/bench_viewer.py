@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench_docs import write_section  # beside this script, on sys.path when run
+from bench_docs import publish_verdict  # beside this script, on sys.path when run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -210,14 +210,8 @@ def bench(args: argparse.Namespace) -> int:
         f"Record-page JavaScript before any viewer loads: {javascript / 1000:.1f} kB gzipped "
         f"{mark['js']}(goal < 200 kB).",
         "",
-        f"Verdict: **{'passed' if all(met.values()) else 'NOT passed'}**.",
-        "",
-        END_MARKER,
     ]
-    text = "\n".join(lines)
-    write_section(args.docs, text, START_MARKER, END_MARKER)
-    print(text)
-    return 0 if all(met.values()) else 1
+    return publish_verdict(args.docs, lines, met, START_MARKER, END_MARKER)
 
 
 def main() -> int:
