@@ -1,8 +1,9 @@
-"""Staff pages: digitization progress against the targets of plan KH 126/KH-UBND.
+"""Staff pages: the dashboard, and digitization progress against the targets of plan
+KH 126/KH-UBND.
 
-The page and its JSON twin show numbers only, never the titles of remaining
-items: until staff accounts exist they are reachable by anyone (see
-:func:`require_staff`), and restricted records are counted in them.
+The progress page is for staff (server.routes gives its rule); its JSON twin
+``/api/v1/progress`` is open data and shows numbers only, never the titles of
+remaining items, since restricted records are counted in them.
 """
 
 from __future__ import annotations
@@ -92,14 +93,6 @@ PROGRESS_SCHEMA: dict[str, Any] = _object(
 )
 
 
-def require_staff(request: Request) -> None:
-    """The single access check of the staff pages; for now it lets everyone in.
-
-    TODO(staff accounts and roles issue): once login and roles exist, raise
-    401 for anonymous requests and 403 for accounts without a staff role here.
-    """
-
-
 @dataclass(frozen=True)
 class ProgressRow:
     """One table row, formatted for the page's language."""
@@ -130,7 +123,6 @@ def _row(line: CategoryProgress | Totals, label: str, target: int | None, lang: 
 
 async def _load(request: Request) -> tuple[ProgressReport, date]:
     """Parse ``?year=`` and compute that year's numbers off the event loop."""
-    require_staff(request)
     today = today_in_vietnam()
     year = parse_year(request.query_params.get("year"), today)
     as_of = report_date(year, today)
@@ -224,4 +216,66 @@ async def progress_json(request: Request) -> Response:
         progress_document(report, gettext),
         cache_control=NO_STORE,
         headers={"x-robots-tag": "noindex"},
+    )
+
+
+@dataclass(frozen=True)
+class DashboardCounts:
+    records_by_status: dict[str, int]
+    drafts_to_review: int
+    captions_to_review: int
+    texts_to_review: int
+    contributions_pending: int
+    jobs_by_state: dict[str, int]
+    uploads_receiving: int
+
+
+def dashboard_counts(session: Session) -> DashboardCounts:
+    from sqlalchemy import func, select
+
+    from server.models import (
+        AssetCaption,
+        AssetText,
+        Contribution,
+        Job,
+        MachineDraft,
+        Record,
+        Upload,
+    )
+
+    def grouped(column: Any, *where: Any) -> dict[str, int]:
+        query = select(column, func.count()).group_by(column)
+        for condition in where:
+            query = query.where(condition)
+        return {str(key): int(count) for key, count in session.execute(query)}
+
+    def count(model: Any, *where: Any) -> int:
+        query = select(func.count()).select_from(model)
+        for condition in where:
+            query = query.where(condition)
+        return int(session.scalar(query) or 0)
+
+    return DashboardCounts(
+        records_by_status=grouped(Record.status, Record.deleted_at.is_(None)),
+        drafts_to_review=count(MachineDraft, MachineDraft.status == "draft"),
+        captions_to_review=count(AssetCaption, AssetCaption.status == "draft"),
+        # Transcripts of recordings are reviewed through their captions.
+        texts_to_review=count(AssetText, AssetText.status == "draft", AssetText.source != "asr"),
+        contributions_pending=count(Contribution, Contribution.status == "pending"),
+        jobs_by_state=grouped(Job.state),
+        uploads_receiving=count(Upload, Upload.state == "receiving"),
+    )
+
+
+async def dashboard(request: Request) -> Response:
+    """``/admin/``: what is waiting for whom, at a glance."""
+    from server.policy import RECORD_STATES
+
+    museum = get_museum(request)
+    counts = await museum.db.run(dashboard_counts)
+    return museum.templates.TemplateResponse(
+        request,
+        "admin_home.html",
+        {"counts": counts, "record_states": RECORD_STATES},
+        headers=PRIVATE_HEADERS,
     )

@@ -214,6 +214,28 @@ def add_annotation(session: Session, asset_id: str, new: NewAnnotation) -> Annot
     return row
 
 
+def update_annotation(session: Session, annotation_id: int, new: NewAnnotation) -> Annotation:
+    """Give an annotation a new position, texts, link and (if given) place in the list.
+
+    Checked like :func:`add_annotation`; the surface normal is kept unless ``new`` has one.
+    """
+    row = session.get(Annotation, annotation_id)
+    if row is None:
+        raise NotFound(
+            N_("No annotation with id {id}."), parameter="annotation_id", id=annotation_id
+        )
+    asset = _model_asset(session, row.asset_id)
+    _check_inside(new.position, asset.technical.get("dimensions_mm"))
+    row.x, row.y, row.z = new.position
+    if new.normal is not None:
+        row.normal_x, row.normal_y, row.normal_z = new.normal
+    row.title, row.text, row.media_url = new.title, new.text, new.media_url
+    if new.sort_order is not None:
+        row.sort_order = new.sort_order
+    session.flush()
+    return row
+
+
 def list_annotations(session: Session, asset_id: str) -> list[Annotation]:
     """The model's annotations in display order; an unknown asset is an error, not []."""
     if session.get(Asset, asset_id) is None:

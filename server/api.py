@@ -19,6 +19,7 @@ from starlette.responses import Response
 from server.api_params import Cursor, encode_cursor, parse_list, parse_search
 from server.errors import N_, NotFound
 from server.jobs import read_job
+from server.media_rights import rights_json
 from server.models import (
     Collection,
     CollectionRecord,
@@ -41,7 +42,7 @@ from server.responses import cached_json
 from server.search import search
 from server.state import Museum, get_museum
 from server.urls import public_base
-from server.vocab import DESIGNATIONS, DIGITIZATION_STATUSES, KINDS, MEDIA_FACETS, PUBLIC_ACCESS
+from server.vocab import DESIGNATIONS, DIGITIZATION_STATUSES, KINDS, MEDIA_FACETS
 
 _JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 FACET_LABELS = {
@@ -53,8 +54,11 @@ FACET_LABELS = {
 
 
 def access_levels(request: Request) -> tuple[str, ...]:
-    """What the requester may see. Anonymous visitors: public records only (accounts come later)."""
-    return PUBLIC_ACCESS
+    """The access levels the requester's role may see (server.policy); visitors: public."""
+    from server.auth import current_user
+    from server.policy import access_levels_for, role_of
+
+    return access_levels_for(role_of(current_user(request)))
 
 
 def _gettext(request: Request) -> Callable[[str], str]:
@@ -409,6 +413,7 @@ async def media_detail(request: Request) -> Response:
             "record": f"{base}/api/v1/records/{asset.record_id}",
             "derivatives": f"{base}/media/{asset.id}/{version}/" if version else None,
         }
+        data["rights"] = rights_json(asset, session.get(Record, asset.record_id), base)
         return data
 
     data = await _run(request, run)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from server import __version__
+from server.auth import AuthMiddleware
 from server.db import Database
 from server.errors import MuseumError
 from server.handlers import handle_http_exception, handle_museum_error, handle_unexpected
@@ -90,7 +91,10 @@ def build_templates(museum_ref: dict[str, Museum]) -> Jinja2Templates:
             pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
             return urlencode([*pairs, ("lang", code)])
 
+        from server.accounts import template_context
+
         return {
+            **template_context(request),
             "path_for": path_for,
             "lang_query": lang_query,
             "lang": lang,
@@ -137,6 +141,7 @@ def create_app(settings: Settings, viewer_dist: Path = VIEWER_DIST) -> Starlette
             Middleware(SecurityHeadersMiddleware),
             Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_SIZE),
             Middleware(LanguageMiddleware, default=settings.language),
+            Middleware(AuthMiddleware),
         ],
         exception_handlers={
             MuseumError: handle_museum_error,

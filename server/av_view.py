@@ -21,9 +21,8 @@ from server.vocab import CAPTION_LABELS, GUIDE_ROLE
 @dataclass(frozen=True)
 class CaptionTrack:
     language: str
-    name: str  # the language's own name; the page adds "(machine draft)" in its language
+    name: str  # the language's own name
     src: str
-    draft: bool  # made from speech, not yet reviewed
 
 
 @dataclass(frozen=True)
@@ -98,15 +97,17 @@ def _playable(asset: Asset) -> bool:
 def _player(asset: Asset, lang: str, derivatives: Path | None = None) -> Player:
     technical = asset.technical
     base = f"/media/{asset.id}/{asset.published_version}/"
+    # Machine drafts waiting for review are never offered (assets processed before review
+    # existed list theirs under both keys).
     drafts = set(technical.get("caption_drafts") or ())
     tracks = [
         CaptionTrack(
             language=language,
             name=CAPTION_LABELS.get(language, language),
             src=f"{base}captions.{language}.vtt",
-            draft=language in drafts,
         )
         for language in technical.get("captions") or ()
+        if language not in drafts
     ]
     poster = technical.get("poster")
     download = technical.get("download")

@@ -4,10 +4,13 @@ per item, published as a new derivative version.
 A published version folder never changes (it is served with immutable caching), so adding,
 replacing or removing a language builds a new version beside it: hard links to every file of
 the version visitors see now, then the caption files and ``master.m3u8`` written afresh from
-the ``asset_captions`` table, which holds both people's captions and the pipeline's machine
-drafts. The new version is named after the pipeline version it builds on and a digest of the
-captions, so the same captions always give the same name and a version that exists already
-is reused. The old folder stays: pages and manifests already handed out keep working.
+the ``asset_captions`` table, which holds people's captions and the pipeline's machine
+drafts. Only accepted captions go into a version's files (:mod:`server.caption_files`):
+people's, and machine drafts a person reviewed (:func:`review_caption`); a draft waits in the
+table, and on the review page, until then. The new version is named after the pipeline
+version it builds on and a digest of its captions, so the same captions always give the same
+name and a version that exists already is reused. The old folder stays: pages and manifests
+already handed out keep working.
 
 Building happens outside any transaction (linking a long film's segments takes seconds,
 longer than SQLite should be locked); the short transaction that publishes checks that
@@ -16,14 +19,11 @@ neither the published version nor the captions changed meanwhile, and builds aga
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import shutil
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,13 +33,11 @@ from sqlalchemy.orm import Session
 
 from processing.av.captions import CaptionError, Cue, cues_to_webvtt, format_timestamp
 from processing.av.captions import parse_captions as parse_caption_file
-from processing.av.hls import MASTER, subtitle_lines
-from processing.av.pipeline import PLAYLIST_TYPE, subtitle_playlist
-from processing.report import describe, write_report
+from server.caption_files import REPORT, Caption, build_version, published, track_order
 from server.db import Database
 from server.errors import N_, Conflict, NotFound, ValidationError
 from server.i18n import nfc
-from server.models import Asset, AssetCaption, utcnow
+from server.models import Asset, AssetCaption, AssetText, utcnow
 from server.storage import Store
 from server.vocab import CAPTION_LABELS
 
@@ -48,13 +46,8 @@ MAX_LABEL = 100
 # A caption may run on a little past the end: the last word often outlasts the last frame.
 GRACE_SECONDS = 1.0
 ATTEMPTS = 3  # builds before giving up when captions keep changing underneath
-REPORT = "report.json"
 # BCP 47, as far as caption tracks need it: a 2–3 letter language, optionally a region.
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:-(?:[A-Z]{2}|[0-9]{3}))?")
-_CAPTION_FILE = re.compile(r"captions\.[A-Za-z0-9-]+\.(?:vtt|m3u8)")
-_CAPTION_SUFFIX = re.compile(r"-c[0-9a-f]{12}$")
-_SUBTITLES_ATTRIBUTE = re.compile(r',SUBTITLES="[^"]*"')
-# Each language in its own name, as a player's caption menu shows it.
 
 PARSE_ERRORS = {
     "caption_too_large": N_("The caption file is too large: {detail}"),
@@ -65,24 +58,6 @@ PARSE_ERRORS = {
     "caption_too_many": N_("The caption file holds too many captions: {detail}"),
 }
 PARSE_ERROR = N_("The caption file was refused: {detail}")
-
-
-@dataclass(frozen=True)
-class Caption:
-    """What a row of ``asset_captions`` says, without its timestamps."""
-
-    language: str
-    source: str  # "human" or "asr"
-    status: str  # "accepted" or "draft"
-    label: str
-    text: str  # sanitised WebVTT
-    author: str = ""
-    model: str = ""
-
-    @property
-    def track_name(self) -> str:
-        """The name a player's caption menu shows: machine drafts say so."""
-        return self.label if self.source == "human" else f"{self.label} (machine draft)"
 
 
 @dataclass(frozen=True)
@@ -134,17 +109,80 @@ def set_captions(
     return _republish(db, store, asset_id, change)
 
 
-def remove_captions(db: Database, store: Store, asset_id: str, language: str) -> str:
-    """Remove the asset's captions in ``language`` (people's or a machine draft) and publish a
-    version without them; the version's name."""
+def remove_captions(
+    db: Database,
+    store: Store,
+    asset_id: str,
+    language: str,
+    *,
+    drafts_only: bool = False,
+    then: Callable[[Session], None] | None = None,
+) -> str:
+    """Remove the asset's captions in ``language`` (people's or a machine draft; with
+    ``drafts_only``, only a machine draft still waiting for review) and publish a version
+    without them; the version's name. ``then`` runs in the publishing transaction."""
     language = language_code(language)
 
     def change(snapshot: _Snapshot) -> dict[str, Caption]:
-        if language not in snapshot.captions:
+        current = snapshot.captions.get(language)
+        if current is None:
             raise _no_captions(asset_id, language)
+        if drafts_only and current.status != "draft":
+            raise _reviewed(asset_id, language)
         return {lang: c for lang, c in snapshot.captions.items() if lang != language}
 
-    return _republish(db, store, asset_id, change)
+    return _republish(db, store, asset_id, change, then)
+
+
+def review_caption(
+    db: Database,
+    store: Store,
+    asset_id: str,
+    language: str,
+    *,
+    reviewer: str,
+    data: bytes | None = None,
+    then: Callable[[Session], None] | None = None,
+) -> str:
+    """Accept the machine draft in ``language`` as reviewed by ``reviewer``, with its text
+    replaced by ``data`` (WebVTT or SRT, checked like an upload) when given, and publish a
+    version with it; the version's name. ``then`` runs in the publishing transaction."""
+    language = language_code(language)
+    cues = parse_captions(data, "review.vtt") if data is not None else None
+
+    def change(snapshot: _Snapshot) -> dict[str, Caption]:
+        current = snapshot.captions.get(language)
+        if current is None:
+            raise _no_captions(asset_id, language)
+        if current.status != "draft":
+            raise _reviewed(asset_id, language)
+        if cues is not None:
+            _check_length(cues, snapshot.duration)
+        accepted = replace(
+            current,
+            status="accepted",
+            text=cues_to_webvtt(cues) if cues is not None else current.text,
+            reviewer=reviewer,
+            reviewed_at=utcnow(),
+        )
+        return {**snapshot.captions, language: accepted}
+
+    return _republish(db, store, asset_id, change, then)
+
+
+def refresh_captions(db: Database, store: Store, asset_id: str) -> str:
+    """Publish the version the table's captions call for now (the same one, when nothing
+    changed): heals a caption change that raced with processing. The version's name; an
+    asset without captions keeps its version."""
+
+    def current(session: Session) -> tuple[str | None, bool]:
+        asset = _av_asset(session, asset_id)
+        return asset.published_version, bool(_rows(session, asset_id))
+
+    version, captioned = db.call(current)
+    if not captioned and version is not None:
+        return version
+    return _republish(db, store, asset_id, lambda snapshot: snapshot.captions)
 
 
 def list_captions(db: Database, asset_id: str) -> list[AssetCaption]:
@@ -152,7 +190,7 @@ def list_captions(db: Database, asset_id: str) -> list[AssetCaption]:
 
     def read(session: Session) -> list[AssetCaption]:
         _av_asset(session, asset_id)
-        return sorted(_rows(session, asset_id), key=_track_order)
+        return sorted(_rows(session, asset_id), key=track_order)
 
     return db.call(read)
 
@@ -169,29 +207,36 @@ def caption_text(db: Database, asset_id: str, language: str) -> str:
 def keep_captions(
     db: Database, store: Store, asset_id: str, version: str, report: dict[str, Any]
 ) -> str:
-    """After the pipeline published ``version``: its machine drafts go into the catalog and,
-    when people have written captions for the asset, a version with theirs too is published
-    on top, so reprocessing never loses them. The version visitors now see."""
+    """Before the pipeline's ``version`` is published: its machine drafts go into the catalog
+    (for review), and the version to publish instead is built beside it: the pipeline's
+    media with the asset's accepted captions only, so reprocessing never loses people's
+    captions and never shows a draft. Returns the version to publish (``version`` itself
+    when the pipeline wrote no captions and there are none to add)."""
     folder = store.derivative_dir(asset_id, version)
 
-    def record(session: Session) -> bool:
+    def record(session: Session) -> dict[str, Caption] | None:
         if session.get(Asset, asset_id) is None:
-            return False  # deleted while it was being processed
+            return None  # deleted while it was being processed
         record_machine_captions(session, asset_id, report, folder)
-        return any(row.source == "human" for row in _rows(session, asset_id))
+        return {row.language: _caption(row) for row in _rows(session, asset_id)}
 
-    if not db.call(record, write=True):
-        return version  # the pipeline's own folder already holds every caption
-    return _republish(db, store, asset_id, lambda snapshot: snapshot.captions)
+    captions = db.call(record, write=True)
+    speech = report.get("statistics", {}).get("speech") or {}
+    if captions is None or (not speech.get("captions") and not published(captions.values())):
+        return version
+    duration = report.get("statistics", {}).get("duration")
+    length = float(duration) if isinstance(duration, int | float) else 0.0
+    return build_version(store, asset_id, version, length, captions.values())
 
 
 def record_machine_captions(
     session: Session, asset_id: str, report: dict[str, Any], folder: Path
 ) -> None:
     """Keep the machine draft of a pipeline ``report`` (its files in ``folder``) as the
-    asset's caption in that language, replacing earlier drafts; people's captions win."""
+    asset's caption in that language, replacing earlier drafts; people's captions, and
+    drafts a person accepted, win."""
     rows = _rows(session, asset_id)
-    desired = {row.language: _caption(row) for row in rows if row.source == "human"}
+    desired = {row.language: _caption(row) for row in rows if _caption(row).published}
     for draft in _machine_drafts(report, folder):
         desired.setdefault(draft.language, draft)
     _sync(session, asset_id, desired)
@@ -267,15 +312,28 @@ def _check_length(cues: Iterable[Cue], duration: float) -> None:
 
 
 def _republish(
-    db: Database, store: Store, asset_id: str, change: Callable[[_Snapshot], dict[str, Caption]]
+    db: Database,
+    store: Store,
+    asset_id: str,
+    change: Callable[[_Snapshot], dict[str, Caption]],
+    then: Callable[[Session], None] | None = None,
 ) -> str:
-    """Build and publish the version holding ``change(snapshot)``'s captions; its name."""
+    """Build and publish the version holding ``change(snapshot)``'s accepted captions (every
+    caption stays in the table); its name. ``then(session)`` runs in the transaction that
+    publishes it (an audit entry, say)."""
     for _ in range(ATTEMPTS):
         snapshot = db.call(lambda session: _snapshot(session, store, asset_id), write=True)
         captions = change(snapshot)
-        version = _build(store, asset_id, snapshot, captions)
+        version = build_version(
+            store, asset_id, snapshot.version, snapshot.duration, captions.values()
+        )
         publish = partial(
-            _publish, asset_id=asset_id, snapshot=snapshot, captions=captions, version=version
+            _publish,
+            asset_id=asset_id,
+            snapshot=snapshot,
+            captions=captions,
+            version=version,
+            then=then,
         )
         if db.call(publish, write=True):
             return version
@@ -319,30 +377,13 @@ def _adopt_drafts(session: Session, store: Store, asset: Asset) -> None:
         record_machine_captions(session, asset.id, json.loads(report.read_bytes()), folder)
 
 
-def _build(store: Store, asset_id: str, snapshot: _Snapshot, captions: dict[str, Caption]) -> str:
-    """Publish the snapshot's version with exactly these captions instead of its own; the new
-    version's name (an existing one is kept: the same name always holds the same files)."""
-    ordered = sorted(captions.values(), key=_track_order)
-    version = f"{_CAPTION_SUFFIX.sub('', snapshot.version)}-c{_digest(ordered)}"
-    if store.derivative_dir(asset_id, version).is_dir():
-        return version
-    source = store.derivative_dir(asset_id, snapshot.version)
-    with store.publish(asset_id, version) as staging:
-        _link_files(source, staging)
-        for caption in ordered:
-            _write_track(staging, caption, snapshot.duration)
-        master = (source / MASTER).read_text("utf-8")
-        (staging / MASTER).write_text(_master(master, _tracks(ordered)), "utf-8")
-        _write_report(source, staging, ordered)
-    return version
-
-
 def _publish(
     session: Session,
     asset_id: str,
     snapshot: _Snapshot,
     captions: dict[str, Caption],
     version: str,
+    then: Callable[[Session], None] | None = None,
 ) -> bool:
     """Make ``version`` the one visitors see, with its captions in the table, if nothing
     changed since ``snapshot`` was read; whether it did."""
@@ -353,111 +394,26 @@ def _publish(
     if asset.published_version != snapshot.version or now != snapshot.captions:
         return False
     _sync(session, asset_id, captions)
-    ordered = sorted(captions.values(), key=_track_order)
+    ordered = sorted(captions.values(), key=track_order)
+    follow_version(session, asset_id, snapshot.version, version)
     asset.published_version = version
     asset.technical = {
         **(asset.technical or {}),
-        "captions": [c.language for c in ordered],
-        "caption_drafts": [c.language for c in ordered if c.status == "draft"],
+        "captions": [c.language for c in ordered if c.published],
+        "caption_drafts": [c.language for c in ordered if not c.published],
     }
     asset.updated_at = utcnow()
+    if then is not None:
+        then(session)
     return True
 
 
-def _link_files(source: Path, staging: Path) -> None:
-    """Every file of ``source`` but its captions and master playlist, as hard links (copies
-    where the file system has none): a new version costs no space for its media."""
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source)
-        if path.is_dir() or _replaced(relative):
-            continue
-        target = staging / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(path, target)
-        except OSError:
-            shutil.copy2(path, target)
-
-
-def _replaced(relative: Path) -> bool:
-    """Whether a file of the current version is written afresh in the new one."""
-    name = relative.as_posix()
-    return name in (MASTER, REPORT) or _CAPTION_FILE.fullmatch(name) is not None
-
-
-def _write_report(source: Path, staging: Path, ordered: Sequence[Caption]) -> None:
-    """The pipeline's report with the files this version changed described afresh (size,
-    SHA-256) and its captions listed, so a fixity check of the version holds. The linked
-    media keep their entries: they are the same bytes, and hashing a film again would cost
-    minutes."""
-    report = json.loads((source / REPORT).read_text("utf-8"))
-    kept = [a for a in report.get("artefacts", []) if not _replaced(Path(a["path"]))]
-    written = [
-        describe(staging, name, *_caption_kind(name, ordered))
-        for name in sorted(
-            p.name for p in staging.iterdir() if p.is_file() and _replaced(Path(p.name))
-        )
-        if name != REPORT
-    ]
-    report["artefacts"] = written + kept
-    report["captions"] = [
-        {key: getattr(c, key) for key in ("language", "source", "status", "label", "model")}
-        for c in ordered
-    ]
-    write_report(staging, report)
-
-
-def _caption_kind(name: str, ordered: Sequence[Caption]) -> tuple[str, str]:
-    """(media type, role) of a file :func:`_build` writes."""
-    if name.endswith(".m3u8"):
-        return PLAYLIST_TYPE, "master" if name == MASTER else "playlist"
-    language = name.removeprefix("captions.").removesuffix(".vtt")
-    drafts = {c.language for c in ordered if c.status == "draft"}
-    return "text/vtt", "captions-draft" if language in drafts else "captions"
-
-
-def _write_track(folder: Path, caption: Caption, duration: float) -> None:
-    vtt = f"captions.{caption.language}.vtt"
-    (folder / vtt).write_text(caption.text, "utf-8")
-    playlist = subtitle_playlist(vtt, duration)
-    (folder / f"captions.{caption.language}.m3u8").write_text(playlist, "utf-8")
-
-
-def _tracks(ordered: Sequence[Caption]) -> list[dict[str, str]]:
-    """Subtitle tracks for the master playlist: the first of people's captions is the
-    default; machine drafts never are."""
-    default = next((c.language for c in ordered if c.source == "human"), None)
-    return [
-        {
-            "name": caption.track_name,
-            "language": caption.language,
-            "uri": f"captions.{caption.language}.m3u8",
-            "default": "yes" if caption.language == default else "",
-        }
-        for caption in ordered
-    ]
-
-
-def _master(master: str, tracks: list[dict[str, str]]) -> str:
-    """``master`` with its subtitle tracks replaced by ``tracks`` (none: no SUBTITLES group)."""
-    lines = []
-    for line in master.splitlines():
-        if line.startswith("#EXT-X-MEDIA:") and "TYPE=SUBTITLES" in line:
-            continue
-        if line.startswith("#EXT-X-STREAM-INF:"):
-            line = _SUBTITLES_ATTRIBUTE.sub("", line) + (',SUBTITLES="subs"' if tracks else "")
-        lines.append(line)
-    streams = (i for i, line in enumerate(lines) if line.startswith("#EXT-X-STREAM-INF:"))
-    first = next(streams, len(lines))
-    lines[first:first] = subtitle_lines(tracks)
-    return "\n".join(lines) + "\n"
-
-
-def _digest(ordered: Sequence[Caption]) -> str:
-    """12 hex digits of SHA-256 over what the captions put into the version's files."""
-    published = [[c.language, c.source, c.status, c.label, c.text] for c in ordered]
-    data = json.dumps(published, ensure_ascii=False, separators=(",", ":")).encode()
-    return hashlib.sha256(data).hexdigest()[:12]
+def follow_version(session: Session, asset_id: str, old: str, new: str) -> None:
+    """The words read from a recording belong to its media, which a captions version links
+    unchanged: they follow the asset to the new version (search reads the published one's)."""
+    text = session.get(AssetText, asset_id)
+    if text is not None and text.version == old:
+        text.version = new
 
 
 # The table
@@ -476,6 +432,8 @@ def _caption(row: AssetCaption) -> Caption:
         text=row.text,
         author=row.author,
         model=row.model,
+        reviewer=row.reviewer,
+        reviewed_at=row.reviewed_at,
     )
 
 
@@ -515,11 +473,6 @@ def _machine_drafts(report: dict[str, Any], folder: Path) -> list[Caption]:
     ]
 
 
-def _track_order(caption: Caption | AssetCaption) -> tuple[bool, bool, str]:
-    """People's captions first, Vietnamese (the museum's first language) first among them."""
-    return (caption.source != "human", caption.language != "vi", caption.language)
-
-
 # Refusals
 
 
@@ -538,6 +491,15 @@ def _av_asset(session: Session, asset_id: str) -> Asset:
 
 def _unknown_asset(asset_id: str) -> NotFound:
     return NotFound(N_("No asset with id {asset_id}."), parameter="asset", asset_id=asset_id)
+
+
+def _reviewed(asset_id: str, language: str) -> Conflict:
+    return Conflict(
+        N_("The captions of asset {asset_id} in {language} were reviewed already."),
+        parameter="language",
+        asset_id=asset_id,
+        language=language,
+    )
 
 
 def _no_captions(asset_id: str, language: str) -> NotFound:

@@ -35,7 +35,8 @@ from server.cells import (
     web_address,
 )
 from server.errors import N_
-from server.models import DEFAULT_RIGHTS, RECORD_KINDS, Record
+from server.models import DEFAULT_RIGHTS, RECORD_KINDS, Record, utcnow
+from server.policy import RECORD_STATES
 from server.records import visible
 from server.search import index_record
 from server.vocab import (
@@ -87,6 +88,7 @@ FIELD_COLUMNS = (
     "rights",
     "rights_holder",
     "access_level",
+    "status",
     "digitization_status",
     "digitization_priority",
 )
@@ -194,6 +196,10 @@ PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
         "access_level",
         vocabulary_parser(ACCESS_LEVELS, N_("unknown access level; use one of: {choices}")),
     ),
+    "status": (
+        "status",
+        vocabulary_parser(RECORD_STATES, N_("unknown publishing status; use one of: {choices}")),
+    ),
     "digitization_status": (
         "digitization_status",
         vocabulary_parser(
@@ -205,7 +211,7 @@ PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
 # An empty cell in these columns keeps the stored value: a blank must never open a restricted
 # record to the public or reset a licence. New records get the defaults.
 KEEP_WHEN_EMPTY = frozenset(
-    {"access_level", "digitization_status", "digitization_priority", "rights"}
+    {"access_level", "status", "digitization_status", "digitization_priority", "rights"}
 )
 
 
@@ -213,6 +219,9 @@ def _defaults() -> dict[str, Any]:
     """Field values of a new record that its row does not give (fresh lists each time)."""
     return {
         "access_level": "public",
+        # A catalog file is the province's own list, imported by its administrator: its
+        # rows are published unless their status column says otherwise.
+        "status": "published",
         "digitization_status": "not_digitized",
         "digitization_priority": 3,
         "rights": DEFAULT_RIGHTS,
@@ -434,14 +443,28 @@ def import_records(session: Session, rows: Iterable[RecordRow | Record]) -> Impo
         existing = session.get(Record, row.record.id)
         if existing is None:
             session.add(row.record)
+            _note_first_publication(row.record)
             index_record(session, row.record)
             created += 1
         elif _apply(existing, row):
+            _note_first_publication(existing)
             index_record(session, existing)
             updated += 1
         else:
             unchanged += 1
     return ImportSummary(created, updated, unchanged)
+
+
+def _note_first_publication(record: Record) -> None:
+    """``published_at``: when visitors could first see the record (OAI-PMH reports it as
+    deleted, rather than forgetting it, once it was public)."""
+    if (
+        record.published_at is None
+        and record.status == "published"
+        and record.access_level == "public"
+        and record.embargo_until is None
+    ):
+        record.published_at = utcnow()
 
 
 def _release_registration_numbers(session: Session, rows: Sequence[RecordRow]) -> None:

@@ -34,10 +34,13 @@ from server.cli_common import (
     load_ui,
     prepare_database,
     reported_errors,
+    say,
 )
 from server.cli_exhibitions import exhibitions
 from server.cli_guides import guides
 from server.cli_process import process
+from server.cli_uploads import uploads
+from server.cli_users import DEMO_ADMIN, DEMO_PASSWORD_FILE, ensure_demo_admin, users
 from server.errors import N_, InsufficientStorage, NotFound, ValidationError
 from server.i18n import load_catalogs, nfc
 from server.settings import Settings, SettingsError
@@ -128,7 +131,19 @@ def demo(host: str | None, port: int | None, no_serve: bool, no_worker: bool) ->
     with reported_errors(ui):
         prepare_database(ui)
         summary = import_seed(ui)
+        password = ensure_demo_admin(ui)
     console.print(summary.render(ui.gettext), markup=False)
+    if password is not None:
+        say(
+            ui,
+            N_(
+                "Staff sign-in at /admin/: user {user}, password {password} (kept in {file}). "
+                "Make your own accounts with `museum users create`."
+            ),
+            user=DEMO_ADMIN,
+            password=password,
+            file=str(ui.settings.data_dir / DEMO_PASSWORD_FILE),
+        )
     if no_serve:
         return
     # One machine, one command: the demo's queued jobs (its audio guides first) are run by a
@@ -384,6 +399,8 @@ main.add_command(captions)
 main.add_command(guides)
 main.add_command(exhibitions)
 main.add_command(annotations_group)
+main.add_command(users)
+main.add_command(uploads)
 
 
 def help_language() -> str:

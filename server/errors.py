@@ -40,6 +40,27 @@ class BadRequest(MuseumError):
     code = "bad_request"
 
 
+class Unauthorized(MuseumError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(MuseumError):
+    status = 403
+    code = "forbidden"
+
+
+class TooManyRequests(MuseumError):
+    """``retry_after`` seconds go into the Retry-After header."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int = 60, **params: Any) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(message, **params)
+
+
 class NotFound(MuseumError):
     status = 404
     code = "not_found"

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from server.errors import MuseumError, code_for_status
+from server.errors import MuseumError, TooManyRequests, Unauthorized, code_for_status
 from server.state import get_museum
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,13 @@ async def handle_museum_error(request: Request, exc: Exception) -> Response:
         extra["problems"] = [vars(p) for p in problems]
     # A busy database or queue clears in seconds: tell clients when to come back.
     headers = {"retry-after": str(RETRY_AFTER_SECONDS)} if exc.status == 503 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"retry-after": str(exc.retry_after)}
+    if isinstance(exc, Unauthorized) and request.method == "GET" and wants_html(request):
+        # A browser asking for a staff page: the sign-in form, then back here.
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        login = request.url_for("login").path
+        return RedirectResponse(f"{login}?{urlencode({'next': target})}", status_code=303)
     return error_response(
         request,
         exc.status,

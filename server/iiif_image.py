@@ -33,7 +33,7 @@ from server.errors import N_, MuseumError, NotFound
 from server.handlers import error_response
 from server.iiif_cache import DiskCache, FastTile, Lookups, TileAnswers, TileMemory
 from server.iiif_image_params import ImagePlan, parse_request, plan_request
-from server.iiif_manifest import PAGE_SEPARATOR, annotations_url, manifest_url
+from server.iiif_manifest import PAGE_SEPARATOR, annotations_url, manifest_url, ocr_layer_public
 from server.models import Asset
 from server.records import visible_asset
 from server.state import get_museum
@@ -105,8 +105,13 @@ class ImageSource:
 
 
 async def base_redirect(request: Request) -> Response:
-    """The image's base URI redirects to its info.json (feature ``baseUriRedirect``)."""
+    """The image's base URI redirects to its info.json (feature ``baseUriRedirect``) — for
+    images the requester may see; others are not found, as their info.json is."""
     identifier = request.path_params["identifier"]
+    try:
+        await _published(request, identifier)
+    except MuseumError as exc:
+        return _error(request, exc)
     return RedirectResponse(f"{_service_id(request, identifier)}/info.json", 303, headers=CORS)
 
 
@@ -225,12 +230,14 @@ async def fast_render(scope: Scope) -> tuple[list[tuple[bytes, bytes]], bytes] |
 
 
 async def text_annotations(request: Request) -> Response:
-    """A document page's OCR text lines as a IIIF AnnotationPage (``supplementing``)."""
+    """A document page's OCR text lines as a IIIF AnnotationPage (``supplementing``), once a
+    person accepted them (:func:`server.iiif_manifest.ocr_layer_public`)."""
     identifier = request.path_params["identifier"]
     try:
         published = await _published(request, identifier)
         lines_path = published.page_info.get("ocr")
-        if not lines_path or published.asset.record_id is None:
+        reviewed = ocr_layer_public(published.asset)
+        if not lines_path or not reviewed or published.asset.record_id is None:
             raise NotFound(N_("No text for image {id}."), parameter="identifier", id=identifier)
         ocr = await to_thread.run_sync(_read_lines, published, str(lines_path))
     except MuseumError as exc:

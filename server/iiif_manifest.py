@@ -131,12 +131,31 @@ def duration_of(technical: Mapping[str, Any]) -> float | None:
 
 
 def caption_languages(technical: Mapping[str, Any]) -> list[str]:
-    """The valid, distinct language tags of the asset's published captions, in order."""
+    """The valid, distinct language tags of the asset's published captions, in order; never
+    a machine draft waiting for review (assets processed before review existed list theirs
+    under both keys)."""
     raw = technical.get("captions", [])
+    drafts = technical.get("caption_drafts") or []
     if not isinstance(raw, list):
         return []
-    tags = [tag for tag in raw if isinstance(tag, str) and _LANGUAGE_KEY.match(tag)]
+    tags = [
+        tag
+        for tag in raw
+        if isinstance(tag, str) and _LANGUAGE_KEY.match(tag) and tag not in drafts
+    ]
     return list(dict.fromkeys(tags))
+
+
+# Asset.technical: the version whose OCR lines a reviewer accepted as read (server.review).
+OCR_LAYER = "ocr_layer"
+
+
+def ocr_layer_public(asset: Asset) -> bool:
+    """Whether visitors get the OCR text layer of the asset's published version: only once a
+    person accepted the machine's reading unchanged (an edited text no longer matches the
+    positioned lines, so only search gets it)."""
+    version = asset.published_version
+    return version is not None and (asset.technical or {}).get(OCR_LAYER) == version
 
 
 def displayable(asset: Asset, include_3d: bool = False) -> bool:
@@ -253,7 +272,7 @@ def image_canvases(asset: Asset, number: int, frame: Frame) -> list[dict[str, An
         assert size is not None  # checked by document_pages
         canvas = image_canvas(asset, number + offset, frame, identifier, size)
         canvas["label"] = bilingual(N_("Page {number}"), frame.vi, number=page["page"])
-        if page.get("ocr"):
+        if page.get("ocr") and ocr_layer_public(asset):
             canvas["annotations"] = [
                 {"id": annotations_url(frame.base, identifier), "type": "AnnotationPage"}
             ]
@@ -364,8 +383,14 @@ def model_scene(asset: Asset, number: int, frame: Frame) -> dict[str, Any]:
     }
 
 
-def build_items(assets: Iterable[Asset], frame: Frame, include_3d: bool) -> list[dict[str, Any]]:
-    """One Canvas (or draft Scene) per displayable published asset, in the assets' order."""
+def build_items(
+    assets: Iterable[Asset],
+    frame: Frame,
+    include_3d: bool,
+    rights: Callable[[Asset], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """One Canvas (or draft Scene) per displayable published asset, in the assets' order;
+    ``rights(asset)`` adds what each of the asset's canvases says of its own rights."""
     items: list[dict[str, Any]] = []
     for asset in assets:
         if not displayable(asset, include_3d):
@@ -374,12 +399,31 @@ def build_items(assets: Iterable[Asset], frame: Frame, include_3d: bool) -> list
             continue
         number = len(items) + 1
         if asset.kind in IMAGE_KINDS:
-            items.extend(image_canvases(asset, number, frame))
+            made = image_canvases(asset, number, frame)
         elif asset.kind in AV_TYPES:
-            items.append(av_canvas(asset, number, frame))
+            made = [av_canvas(asset, number, frame)]
         else:
-            items.append(model_scene(asset, number, frame))
+            made = [model_scene(asset, number, frame)]
+        extra = rights(asset) if rights is not None else {}
+        items.extend({**canvas, **extra} for canvas in made)
     return items
+
+
+def canvas_rights(asset: Asset, record: Record, vi: Translate) -> dict[str, Any]:
+    """A canvas's own ``requiredStatement`` and ``rights`` where its media item's credit or
+    licence differs from the record's (a visitor's photograph on a museum record)."""
+    from server.media_rights import attribution_of, own_licence
+
+    out: dict[str, Any] = {}
+    if credit := attribution_of(asset, "vi"):
+        out["requiredStatement"] = {
+            "label": bilingual(N_("Attribution"), vi),
+            "value": none_map(credit),
+        }
+    licence = own_licence(asset)
+    if licence and licence != (record.rights or "").strip() and (rights := iiif_rights(licence)):
+        out["rights"] = rights
+    return out
 
 
 # The Manifest
@@ -514,7 +558,12 @@ def build_manifest(
     """
     record = bundle.record
     manifest_id = manifest_url(base, record.id)
-    items = build_items(bundle.assets, Frame(base, manifest_id, vi), include_3d)
+    items = build_items(
+        bundle.assets,
+        Frame(base, manifest_id, vi),
+        include_3d,
+        lambda asset: canvas_rights(asset, record, vi),
+    )
     if not items:
         raise no_manifest(bundle)
     shown = [a for a in bundle.assets if displayable(a, include_3d)]

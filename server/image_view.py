@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.i18n import localized
-from server.iiif_manifest import IMAGE_KINDS, document_pages, image_size, page_identifier
+from server.iiif_manifest import (
+    IMAGE_KINDS,
+    document_pages,
+    image_size,
+    ocr_layer_public,
+    page_identifier,
+)
 from server.models import Asset
 from server.vocab import GUIDE_ROLE
 
@@ -46,6 +52,7 @@ class ImageViewer:
     label: str  # the asset's own label in the page's language; "" when it has none
     pages: tuple[Page, ...]
     thumbnails: tuple[Thumbnail, ...]  # narrowest first, of the first page
+    alt: str = ""  # the alt text a person accepted, in the page's language ("": none yet)
 
     @property
     def thumbnail(self) -> Thumbnail | None:
@@ -86,23 +93,27 @@ def _viewer(asset: Asset, lang: str) -> ImageViewer:
         thumbnails=_thumbnails(
             f"{asset.id}/{asset.published_version}", technical, first.width, first.height
         ),
+        alt=str((technical.get("alt") or {}).get(lang) or ""),
     )
 
 
 def _pages(asset: Asset) -> tuple[Page, ...]:
-    """A document's usable pages; an image (or a document without page data) is one page."""
+    """A document's usable pages; an image (or a document without page data) is one page.
+    A page has text only once a person accepted the machine's reading."""
     technical = asset.technical
+    reviewed = ocr_layer_public(asset)
     found = document_pages(technical) if asset.kind == "document" else []
     if not found:
         width, height = image_size(technical) or (0, 0)
-        return (Page(1, asset.id, width, height, bool(_first_page_ocr(technical))),)
+        text = reviewed and bool(_first_page_ocr(technical))
+        return (Page(1, asset.id, width, height, text),)
     return tuple(
         Page(
             number=int(page["page"]),
             identifier=page_identifier(asset.id, int(page["page"])),
             width=int(page["width"]),
             height=int(page["height"]),
-            text=bool(page.get("ocr")),
+            text=reviewed and bool(page.get("ocr")),
         )
         for page in found
     )

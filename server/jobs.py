@@ -9,6 +9,10 @@ next attempt runs it. Every ending is conditional on the lease token, so an
 ending is recorded exactly once even if two workers ever overlap, and job
 outputs are published by atomic rename (:meth:`server.storage.Store.publish`),
 so a repeated run cannot leave a half-written or doubled result.
+
+Staff may cancel a running job (:mod:`server.job_control`): the worker sees the request at
+its next progress report or heartbeat, and :meth:`JobContext.progress` raises
+:class:`JobCancelled`, which ends the job ``failed`` without a retry.
 """
 
 from __future__ import annotations
@@ -36,6 +40,17 @@ log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 2000
 PROGRESS_INTERVAL = 0.5  # seconds between progress writes; the admin polls, not streams
+# Job.params key set when staff cancel a running job (server.job_control.cancel_job).
+CANCEL_FLAG = "cancel_requested"
+
+
+def cancelled_message(params: dict[str, Any] | None) -> str | None:
+    """The ending of a job staff asked to cancel ("cancelled by <user>"), else None."""
+    request = (params or {}).get(CANCEL_FLAG)
+    if not request:
+        return None
+    who = request.get("by", "?") if isinstance(request, dict) else "?"
+    return f"cancelled by {who}"
 
 
 @dataclass
@@ -50,9 +65,15 @@ class JobContext:
     settings: Settings
     report: Callable[[int, str], None] = field(repr=False)
     db: Database | None = field(default=None, repr=False)
+    # Set once the worker sees that staff cancelled the job; progress() then stops it.
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def progress(self, percent: float, message: str = "") -> None:
-        self.report(max(0, min(99, int(percent))), message)
+        """Report progress; raises :class:`JobCancelled` once staff cancelled the job."""
+        if not self.cancel.is_set():
+            self.report(max(0, min(99, int(percent))), message)
+        if self.cancel.is_set():
+            raise JobCancelled(self.job_id)
 
 
 JobHandler = Callable[[JobContext], dict[str, Any] | None]
@@ -64,6 +85,10 @@ class JobRefused(Exception):
     The job ends ``failed`` at once with this message instead of using up its
     attempts (a crash or a timeout, by contrast, is retried).
     """
+
+
+class JobCancelled(Exception):
+    """Staff cancelled the running job: it ends ``failed`` at once, without a retry."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +240,15 @@ class JobService:
     def heartbeat(self, claim: Claim) -> bool:
         return self._guarded_update(claim, lease_until=utcnow() + self.lease)
 
+    def cancel_requested(self, job_id: str) -> bool:
+        """Whether staff asked to cancel the job (one small read)."""
+
+        def read(session: Session) -> bool:
+            params = session.scalar(select(Job.params).where(Job.id == job_id))
+            return cancelled_message(params) is not None
+
+        return self.db.call(read)
+
     def set_progress(self, claim: Claim, percent: int, message: str) -> None:
         self._guarded_update(
             claim,
@@ -253,16 +287,19 @@ class JobService:
     def fail(self, claim: Claim, error: str, final: bool = False) -> str | None:
         """Record a failed attempt; retry later or end ``failed``. Returns the new state.
 
-        ``final`` ends the job now, whatever attempts it has left.
+        ``final`` ends the job now, whatever attempts it has left; so does a cancel request
+        from staff (the job then ends "cancelled by <user>").
         """
 
         def record(session: Session) -> str | None:
             job = session.get(Job, claim.job_id)
             if job is None or job.lease_token != claim.token or job.state != "running":
                 return None
-            final_now = final or job.attempts >= job.max_attempts
+            cancelled = cancelled_message(job.params)
+            final_now = final or cancelled is not None or job.attempts >= job.max_attempts
+            error_text = cancelled or error
             job.state = "failed" if final_now else "queued"
-            job.message = error[:MESSAGE_LIMIT]
+            job.message = error_text[:MESSAGE_LIMIT]
             job.lease_token = None
             job.lease_until = None
             job.updated_at = utcnow()
@@ -270,7 +307,8 @@ class JobService:
                 job.finished_at = job.updated_at
             else:
                 job.enqueued_at = job.updated_at
-            _event(session, job.id, "failed" if final_now else "retry", job.attempts, error)
+            ending = "cancelled" if cancelled else "failed" if final_now else "retry"
+            _event(session, job.id, ending, job.attempts, error_text)
             return job.state
 
         state = self.db.call(record, write=True)
@@ -295,6 +333,8 @@ class JobService:
             if now - last_write[0] >= PROGRESS_INTERVAL:
                 last_write[0] = now
                 self.set_progress(claim, percent, message)
+                if self.cancel_requested(claim.job_id):
+                    context.cancel.set()
 
         context = JobContext(
             claim.job_id,
@@ -306,9 +346,13 @@ class JobService:
             report,
             self.db,
         )
-        with _Heartbeat(self, claim):
+        with _Heartbeat(self, claim, context.cancel):
             try:
                 result = handler(context)
+            except JobCancelled:
+                log.warning("job %s cancelled by staff", job_id)
+                self.fail(claim, "cancelled", final=True)
+                return
             except JobRefused as exc:
                 log.warning("job %s refused its input: %s", job_id, exc)
                 self.fail(claim, str(exc), final=True)
@@ -338,14 +382,21 @@ class JobService:
             ).all()
             for job in expired:
                 note = f"worker {job.worker or '?'} stopped (lease expired)"
+                cancelled = cancelled_message(job.params)
                 job.lease_token = None
                 job.lease_until = None
                 job.updated_at = now
-                if job.attempts >= job.max_attempts:
+                if cancelled is not None or job.attempts >= job.max_attempts:
                     job.state = "failed"
                     job.finished_at = now
-                    job.message = note
-                    _event(session, job.id, "failed", job.attempts, note)
+                    job.message = cancelled or note
+                    _event(
+                        session,
+                        job.id,
+                        "cancelled" if cancelled else "failed",
+                        job.attempts,
+                        job.message,
+                    )
                 else:
                     job.state = "queued"
                     job.enqueued_at = now
@@ -371,9 +422,12 @@ class JobService:
 class _Heartbeat:
     """Renews a claim's lease in the background while its handler runs."""
 
-    def __init__(self, service: JobService, claim: Claim) -> None:
+    def __init__(
+        self, service: JobService, claim: Claim, cancel: threading.Event | None = None
+    ) -> None:
         self.service = service
         self.claim = claim
+        self.cancel = cancel
         self.stop = threading.Event()
         self.interval = max(0.2, service.settings.job_lease / 3)
         self.thread = threading.Thread(
@@ -385,6 +439,8 @@ class _Heartbeat:
             try:
                 if not self.service.heartbeat(self.claim):
                     return
+                if self.cancel is not None and self.service.cancel_requested(self.claim.job_id):
+                    self.cancel.set()
             except Exception:  # the database may be briefly busy; the next beat retries
                 log.exception("heartbeat for job %s failed", self.claim.job_id)
 

@@ -13,7 +13,8 @@ import json
 import re
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,13 @@ from processing.images.model import ImageLimits, ImageOptions
 from processing.runner import Failure, process_av, process_image, process_model
 from processing.sandbox import ChildLimits
 from processing.threed.model import Limits, LodSpec, ModelOptions
-from server.captions import keep_captions
+from server.captions import keep_captions, refresh_captions
+from server.drafting.jobs import queue_after_media
+from server.drafting.model import ASSET_ALT
 from server.jobs import JobContext, JobRefused
 from server.models import Asset, AssetText, Record
 from server.search import index_record
-from server.settings import Settings
+from server.settings import Settings, env_name
 
 LOD_NAMES = ("high", "web", "thumb", "preview")
 TEXTURE_SIZES = (4096, 2048, 1024, 512)
@@ -62,6 +65,35 @@ def av_options(settings: Settings, *, download: bool = False) -> AvOptions:
         asr_model=settings.asr_model or None,
         asr_beam_size=settings.asr_beam_size,
     )
+
+
+# Settings one job may change for itself: reprocessing with new parameters
+# (POST /admin/media/{asset_id}/reprocess) sends them in the job's params["settings"].
+JOB_SETTINGS = frozenset(
+    {
+        "model_lod_triangles",
+        "model_texture_format",
+        "image_tile_size",
+        "av_loudness_target",
+        "av_captions",
+    }
+)
+
+
+def settings_with(settings: Settings, overrides: Mapping[str, Any]) -> Settings:
+    """``settings`` with some :data:`JOB_SETTINGS` replaced, each parsed as its ``MUSEUM_*``
+    variable would be (a bad value raises :class:`server.settings.SettingsError`)."""
+    parsers = {f.name: f.metadata["parse"] for f in fields(Settings) if f.name in JOB_SETTINGS}
+    values = {
+        name: parsers[name](env_name(name), str(value))
+        for name, value in overrides.items()
+        if name in parsers
+    }
+    return replace(settings, **values)
+
+
+def _job_settings(context: JobContext) -> Settings:
+    return settings_with(context.settings, context.params.get("settings") or {})
 
 
 def child_limits(settings: Settings) -> ChildLimits:
@@ -121,13 +153,14 @@ def version_for(sha256: str, options: ModelOptions | ImageOptions | AvOptions) -
 def process_model_job(context: JobContext) -> dict[str, Any]:
     """Turn an ingested scan into published levels of detail (``params``: asset_id, units, up)."""
     asset = _asset(context)
+    settings = _job_settings(context)
     options = model_options(
-        context.settings,
+        settings,
         context.params.get("kind"),
         str(context.params.get("units", "m")),
         str(context.params.get("up", "y")),
     )
-    limits = child_limits(context.settings)
+    limits = child_limits(settings)
 
     def run(source: Path, out: Path) -> dict[str, Any]:
         return process_model(source, out, options, limits, context.progress)
@@ -145,8 +178,9 @@ def process_image_job(context: JobContext) -> dict[str, Any]:
     owner = asset.record_id
     rights = context.db.call(lambda s: _rights(s, owner)) if owner else None
     kind = context.params.get("kind") or (asset.kind if asset.kind in IMAGE_KINDS else None)
-    options = image_options(context.settings, kind, rights)
-    limits = child_limits(context.settings)
+    settings = _job_settings(context)
+    options = image_options(settings, kind, rights)
+    limits = child_limits(settings)
 
     def run(source: Path, out: Path) -> dict[str, Any]:
         return process_image(source, out, options, limits, context.progress)
@@ -165,8 +199,9 @@ def process_av_job(context: JobContext) -> dict[str, Any]:
     assert context.db is not None
     owner = asset.record_id
     rights = context.db.call(lambda s: _rights(s, owner)) if owner else None
-    options = av_options(context.settings, download=download_allowed(rights))
-    limits = child_limits(context.settings)
+    settings = _job_settings(context)
+    options = av_options(settings, download=download_allowed(rights))
+    limits = child_limits(settings)
 
     def run(source: Path, out: Path) -> dict[str, Any]:
         return process_av(source, out, options, limits, context.progress)
@@ -174,9 +209,11 @@ def process_av_job(context: JobContext) -> dict[str, Any]:
     version = version_for(asset.sha256, options)
     report = _publish(context, asset, version, run)
     technical = av_summary(report)
-    _record(context, asset.id, version, technical, speech_text(report, asset.id, version))
-    # People's captions are published again on top of the new version (server/captions.py).
+    # Visitors get the pipeline's media with people's and reviewed captions, never its
+    # machine draft, which waits for review (server/captions.py).
     version = keep_captions(context.db, context.store, asset.id, version, report)
+    _record(context, asset.id, version, technical, speech_text(report, asset.id, version))
+    version = refresh_captions(context.db, context.store, asset.id)
     return {"asset_id": asset.id, "version": version, "renditions": len(technical["renditions"])}
 
 
@@ -197,8 +234,9 @@ def av_summary(report: dict[str, Any]) -> dict[str, Any]:
         "duration": stats["duration"],
         "master": "master.m3u8",
         "renditions": renditions,
-        # languages of the caption files beside master.m3u8 (captions.{lang}.vtt)
-        "captions": [speech["language"]] if speech.get("captions") else [],
+        # languages of the published caption files (captions.{lang}.vtt): people's and
+        # reviewed ones, which server.captions adds; the machine draft waits for review
+        "captions": [],
         "caption_drafts": [speech["language"]] if speech.get("captions") else [],
         "loudness": stats.get("loudness"),
         "report": "report.json",
@@ -313,14 +351,26 @@ def _record(
         row = session.get(Asset, asset_id)
         if row is None:
             return
-        row.technical = technical
+        kept = {ASSET_ALT: row.technical[ASSET_ALT]} if ASSET_ALT in (row.technical or {}) else {}
+        row.technical = technical | kept  # people's alt text describes the same picture
         row.published_version = version
         if text is not None:
-            session.merge(text)
+            _machine_text(session, text)
         if row.record_id is not None and (owner := session.get(Record, row.record_id)):
             index_record(session, owner)  # its media facet and any new text
 
     context.db.call(record, write=True)
+    queue_after_media(context, asset_id)
+
+
+def _machine_text(session: Session, text: AssetText) -> None:
+    """Keep newly read text as a draft for review; the same text of the same version (a
+    retried job) keeps its review."""
+    known = session.get(AssetText, text.asset_id)
+    if known is not None and (known.version, known.text) == (text.version, text.text):
+        return
+    text.status, text.reviewer, text.reviewed_at = "draft", "", None
+    session.merge(text)
 
 
 def ocr_text(folder: Path, report: dict[str, Any], asset_id: str, version: str) -> AssetText | None:

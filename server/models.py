@@ -99,6 +99,10 @@ class Record(Base):
     rights_holder: Mapped[str] = mapped_column(String(255), default="")
     credit_line: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     access_level: Mapped[str] = mapped_column(String(16), default="public", index=True)
+    # Publishing workflow (server.policy.RECORD_STATES): only "published" reaches visitors,
+    # and not before ``embargo_until`` (naive UTC) has passed.
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    embargo_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     digitization_status: Mapped[str] = mapped_column(
         String(16), default="not_digitized", index=True
     )
@@ -264,6 +268,13 @@ class Asset(Base):
     technical: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # The derivative version visitors see (derivatives/<asset>/<version>/); None: not yet processed.
     published_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Rights of this media item (a licence or rights-statement URI); empty: the record's rights.
+    license: Mapped[str] = mapped_column(String(255), default="")
+    attribution: Mapped[str] = mapped_column(String(512), default="")
+    # Whether visitors may download the original (when licence and access level allow).
+    original_downloadable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The account that uploaded it (no foreign key: SQLite cannot add one to a live table).
+    uploaded_by: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -286,9 +297,14 @@ class AssetText(Base):
     model: Mapped[str] = mapped_column(String(128), default="")
     language: Mapped[str] = mapped_column(String(16), default="")
     text: Mapped[str] = mapped_column(Text, default="")
+    # Review (REVIEW_STATUSES): only accepted text reaches visitors and the public search.
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    reviewer: Mapped[str] = mapped_column(String(255), default="")
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+REVIEW_STATUSES = ("draft", "accepted", "rejected")
 CAPTION_SOURCES = ("human", "asr")
 CAPTION_STATUSES = ("draft", "accepted")
 
@@ -317,6 +333,8 @@ class AssetCaption(Base):
     text: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(String(255), default="")
     model: Mapped[str] = mapped_column(String(128), default="")  # what wrote a machine draft
+    reviewer: Mapped[str] = mapped_column(String(255), default="")
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -387,6 +405,190 @@ class JobEvent(Base):
     event: Mapped[str] = mapped_column(String(16))
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+ROLES = ("admin", "curator", "editor", "contributor")
+
+
+class User(Base):
+    """A staff member or registered contributor. Passwords are Argon2id PHC strings."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)  # NFC, case-folded
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str] = mapped_column(String(255), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped on every role change, disabling and password change: older sessions end.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # Bytes this user may keep in unfinished and finished uploads; None: the site default.
+    upload_quota: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class UserSession(Base):
+    """A signed-in browser. Only the SHA-256 of the cookie's random id is stored."""
+
+    __tablename__ = "user_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    epoch: Mapped[int] = mapped_column(Integer)  # the user's session_epoch when signed in
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # absolute timeout
+    client: Mapped[str] = mapped_column(String(64), default="")  # hash of address + agent
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per account and per address (``key``), shared by all processes."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AuditEntry(Base):
+    """Who changed what, when, with the object before and after. Rows are never updated or
+    deleted: database triggers refuse it (migration 0006)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    actor: Mapped[str] = mapped_column(String(255), default="")  # username, "cli:<user>", "public"
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(128), default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class RecordVersion(Base):
+    """A snapshot of a record's catalog fields after each change, for diff and revert."""
+
+    __tablename__ = "record_versions"
+    __table_args__ = (UniqueConstraint("record_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    author: Mapped[str] = mapped_column(String(255), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+UPLOAD_STATES = ("receiving", "verifying", "complete", "failed", "terminated")
+
+
+class Upload(Base):
+    """A tus 1.0 resumable upload. ``offset`` is written only after the bytes are on disk."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (CheckConstraint(_one_of("state", UPLOAD_STATES), name="state"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    length: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    filename: Mapped[str] = mapped_column(String(512), default="")
+    # Upload-Metadata as sent (decoded), e.g. filetype, sha256, record
+    meta: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="receiving", index=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    asset_id: Mapped[str | None] = mapped_column(
+        ForeignKey("assets.id", ondelete="SET NULL"), nullable=True
+    )
+    job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+DRAFT_FIELDS = ("label", "description", "alt_text", "title")
+DRAFT_SOURCES = ("llm", "template")
+
+
+class MachineDraft(Base):
+    """Text a model or a template wrote for a record or a media item, waiting for review.
+
+    Nothing here reaches visitors: accepting copies ``final_text`` into the record (a new
+    record version) or the asset, keeping who wrote and who reviewed it.
+    """
+
+    __tablename__ = "machine_drafts"
+    __table_args__ = (CheckConstraint(_one_of("status", REVIEW_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    asset_id: Mapped[str | None] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    field: Mapped[str] = mapped_column(String(32))  # DRAFT_FIELDS
+    language: Mapped[str] = mapped_column(String(16))
+    source_language: Mapped[str] = mapped_column(String(16), default="")  # set for translations
+    text: Mapped[str] = mapped_column(Text)  # as the machine wrote it
+    final_text: Mapped[str] = mapped_column(Text, default="")  # as accepted (maybe edited)
+    source: Mapped[str] = mapped_column(String(16))  # DRAFT_SOURCES
+    model: Mapped[str] = mapped_column(String(128), default="")
+    model_version: Mapped[str] = mapped_column(String(128), default="")
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    reviewer: Mapped[str] = mapped_column(String(255), default="")
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+CONTRIBUTION_KINDS = ("photo", "story", "recording")
+CONTRIBUTION_STATES = ("pending", "approved", "rejected")
+
+
+class Contribution(Base):
+    """Something a member of the public sent about an item or a tradition, awaiting moderation.
+
+    Its media (if any) is an asset kept at access level "staff" until approval.
+    """
+
+    __tablename__ = "contributions"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", CONTRIBUTION_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", CONTRIBUTION_STATES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    record_id: Mapped[str | None] = mapped_column(
+        ForeignKey("records.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    story: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(16), default="vi")
+    contributor_name: Mapped[str] = mapped_column(String(255))
+    contributor_email: Mapped[str] = mapped_column(String(255), default="")
+    license: Mapped[str] = mapped_column(String(255))
+    asset_id: Mapped[str | None] = mapped_column(
+        ForeignKey("assets.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    moderator: Mapped[str] = mapped_column(String(255), default="")
+    moderated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    moderation_note: Mapped[str] = mapped_column(Text, default="")
+    client: Mapped[str] = mapped_column(String(64), default="")  # hash of the sender's address
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 # Engine-specific search structures live outside the ORM: SQLite's FTS5 table

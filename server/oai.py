@@ -15,10 +15,10 @@ What harvesters see:
   visitors, identified as ``oai:<host>:<record id>``; datestamps are
   ``updated_at`` (``deleted_at`` for deleted records), UTC, to the second.
 * ``deletedRecord`` is ``persistent``: a deleted record stays as a header with
-  ``status="deleted"``. A record withdrawn from the public (its access level
-  no longer "public") after it was published (``published_at`` set) is
+  ``status="deleted"``. A record withdrawn from the public (withdrawn, or its
+  access level no longer "public") after visitors saw it (``published_at`` set) is
   reported the same way, so harvesters drop their copy. A record that was never
-  public is never mentioned, not even as deleted.
+  public, or is under embargo, is never mentioned, not even as deleted.
 * Lists are cut into pages of :data:`PAGE_SIZE` with resumption tokens; the
   tokens and the request parsers live in :mod:`server.oai_request`.
 """
@@ -39,7 +39,7 @@ from starlette.responses import Response
 
 from server.errors import N_
 from server.i18n import localized
-from server.models import RECORD_KINDS, Collection, CollectionRecord, Record
+from server.models import RECORD_KINDS, Collection, CollectionRecord, Record, utcnow
 from server.oai_formats import (
     FORMATS,
     SCHEMA_LOCATION,
@@ -74,6 +74,7 @@ from server.oai_request import (
 from server.records import bundle_for, visible
 from server.state import get_museum
 from server.urls import public_base
+from server.visibility import record_shown
 from server.vocab import KINDS, PUBLIC_ACCESS
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -118,8 +119,15 @@ def datestamp_of(record: Record) -> datetime:
 
 
 def harvestable() -> ColumnElement[bool]:
-    """Records harvesters may learn of: public ones, and withdrawn ones that were published."""
-    return or_(Record.access_level.in_(PUBLIC_ACCESS), Record.published_at.is_not(None))
+    """Records harvesters may learn of: those visitors see, and those visitors saw once
+    (``published_at``) that were withdrawn or deleted since — never one under embargo."""
+    return or_(
+        record_shown(PUBLIC_ACCESS),
+        and_(
+            Record.published_at.is_not(None),
+            or_(Record.embargo_until.is_(None), Record.embargo_until <= utcnow()),
+        ),
+    )
 
 
 def _in_collection(collection_id: str | None = None) -> ColumnElement[bool]:

@@ -224,7 +224,19 @@ SCHEMAS["PlaceDetail"] = {
 SCHEMAS["MediaDetail"] = {
     "allOf": [
         ref("Media"),
-        obj({"record_id": {"type": "string"}, "links": _links("self", "record", "derivatives")}),
+        obj(
+            {
+                "record_id": {"type": "string"},
+                "links": _links("self", "record", "derivatives"),
+                "rights": obj(
+                    {
+                        "license": {"type": "string", "description": "Licence or rights URI"},
+                        "attribution": {"type": "string"},
+                        "original": NULLABLE_STRING,
+                    }
+                ),
+            }
+        ),
     ]
 }
 VECTOR = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
@@ -335,6 +347,14 @@ def _get(summary: str, schema: str, parameters: list[dict[str, Any]]) -> dict[st
     return {"get": {"summary": summary, "parameters": parameters, "responses": _ok(schema)}}
 
 
+def _staff(path: dict[str, Any]) -> dict[str, Any]:
+    """An operation for staff: visitors get 401, other roles 403 (server/policy.py)."""
+    responses = path["get"]["responses"]
+    responses["401"] = _error("Not signed in")
+    responses["403"] = _error("Signed in, but the role may not see this")
+    return path
+
+
 PATHS: dict[str, Any] = {
     "/api/v1/search": _get(
         "Search the catalog (diacritic-insensitive Vietnamese), with facets",
@@ -385,16 +405,18 @@ PATHS: dict[str, Any] = {
         "Annotations",
         [_path("asset_id", "Asset id"), LANG],
     ),
-    "/api/v1/jobs/{job_id}": _get(
-        "A background job's progress",
-        "Job",
-        [
-            {
-                **_path("job_id", "Job id"),
-                "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-            },
-            LANG,
-        ],
+    "/api/v1/jobs/{job_id}": _staff(
+        _get(
+            "A background job's progress (museum staff: a signed-in session)",
+            "Job",
+            [
+                {
+                    **_path("job_id", "Job id"),
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                },
+                LANG,
+            ],
+        )
     ),
 }
 

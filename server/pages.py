@@ -143,6 +143,9 @@ async def item(request: Request) -> Response:
     bundle, extras = loaded
     record = bundle.record
     description_lang = lang if lang in record.description else next(iter(record.description), lang)
+    # The museum label staff accepted (server.review_actions), in the page's language only.
+    labels = (record.extra or {}).get("label")
+    museum_label = labels.get(lang, "") if isinstance(labels, dict) else ""
     return museum.templates.TemplateResponse(
         request,
         "item.html",
@@ -156,6 +159,7 @@ async def item(request: Request) -> Response:
             "digitized": record.digitization_status in DIGITIZED,
             "description": record.description.get(description_lang, ""),
             "description_lang": description_lang,
+            "museum_label": museum_label,
             "places": [(localized(link.place.name, lang), link) for link in bundle.places],
             "jsonld": script_tag(record_jsonld(bundle, base, lang)),
             "page_url": f"{base}/items/{record.id}",

@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.contributions import community_stories
 from server.errors import N_
 from server.exports import CATALOG_LICENCE
 from server.i18n import localized
+from server.media_rights import media_rights, own_licence, rights_by_asset
 from server.models import Asset, CollectionRecord, Record, RecordFacet, RecordPlace
 from server.records import RecordBundle, visible
 from server.report import format_day, today_in_vietnam
@@ -173,32 +175,23 @@ def map_places(bundle: RecordBundle, lang: str) -> list[MapPlace]:
     return list(seen.values())
 
 
-def _text(value: Any, lang: str) -> str:
-    if isinstance(value, dict):
-        return localized({str(k): str(v) for k, v in value.items()}, lang)
-    return str(value).strip() if isinstance(value, str) else ""
-
-
-def media_credits(assets: Iterable[Asset], lang: str) -> list[MediaCredit]:
-    """Published media whose technical record names their own attribution or rights.
-
-    A file made by someone other than the record's rights holder (a visitor's photograph,
-    a partner's recording) keeps its credit in ``technical["attribution"]`` (text, or text
-    by language) and its licence URI in ``technical["rights"]``; the record's own rights
-    cover every other file. (The demo's sample media are one record per file, with the
-    file's licence on the record.)
+def media_credits(
+    assets: Iterable[Asset], lang: str, record: Record | None = None
+) -> list[MediaCredit]:
+    """Published media with their own attribution or licence (``server.media_rights``):
+    a file made by someone other than the record's rights holder (a visitor's photograph, a
+    partner's recording). The record's own rights cover every other file. (The demo's
+    sample media are one record per file, with the file's licence on the record.)
     """
     credits = []
     for asset in assets:
         if asset.published_version is None or asset.role == GUIDE_ROLE:
             continue
-        technical = asset.technical or {}
-        attribution = _text(technical.get("attribution"), lang)
-        rights_uri = _text(technical.get("rights"), lang)
-        if attribution or rights_uri:
+        rights = media_rights(asset, record, lang)
+        if rights.own:
             label = localized(asset.label, lang) or asset.filename
-            rights = describe_rights(rights_uri) if rights_uri else None
-            credits.append(MediaCredit(label, attribution, rights))
+            own = describe_rights(own_licence(asset)) if own_licence(asset) else None
+            credits.append(MediaCredit(label, rights.attribution, own))
     return credits
 
 
@@ -221,5 +214,7 @@ def extras(session: Session, bundle: RecordBundle, lang: str, base: str) -> dict
         "credit_line": localized(record.credit_line, lang),
         "default_holder": DEFAULT_HOLDER,
         "catalog_licence": CATALOG_LICENCE,
-        "media_credits": media_credits(bundle.assets, lang),
+        "media_credits": media_credits(bundle.assets, lang, record),
+        "media_rights": rights_by_asset(bundle.assets, record, lang),
+        "community_stories": community_stories(record),
     }

@@ -26,6 +26,7 @@ from server.models import (
     RecordPlace,
 )
 from server.search import split_list
+from server.visibility import record_shown
 from server.vocab import PUBLIC_ACCESS
 
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
@@ -33,9 +34,7 @@ S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
 def visible(statement: S, access_levels: Sequence[str] = PUBLIC_ACCESS) -> S:
     """Restrict a ``select(Record ...)`` to records the requester may see."""
-    return statement.where(
-        Record.deleted_at.is_(None), Record.access_level.in_(tuple(access_levels))
-    )
+    return statement.where(record_shown(access_levels))
 
 
 def visible_asset(

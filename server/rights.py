@@ -69,3 +69,14 @@ def describe_rights(uri: str) -> Rights:
             return Rights(name, value, translate=False)
     is_address = value.startswith(("http://", "https://"))
     return Rights(value, value if is_address else None, translate=False)
+
+
+# What staff choose from for a media item's licence (the media tab of the record editor):
+# the Creative Commons 4.0 licences, the public-domain tools, then the rights statements.
+CC_LICENCE_CODES = ("by", "by-sa", "by-nc", "by-nc-sa", "by-nd", "by-nc-nd")
+LICENCE_CHOICES = (
+    *(f"https://creativecommons.org/licenses/{code}/4.0/" for code in CC_LICENCE_CODES),
+    "https://creativecommons.org/publicdomain/zero/1.0/",
+    "https://creativecommons.org/publicdomain/mark/1.0/",
+    *(f"http://rightsstatements.org/vocab/{code}/1.0/" for code in RIGHTS_STATEMENTS),
+)

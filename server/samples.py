@@ -441,6 +441,7 @@ def _record(sample: Sample) -> Record:
         sources=list(sample.sources),
         dating=sample.dating,
         access_level="public",
+        status="published",  # licence-clean samples, shown as such: the demo shows them
         digitization_status="digitized",
         published_at=utcnow(),
     )
@@ -483,7 +484,22 @@ def _store(jobs: JobService, sample: Sample, folder: Path) -> tuple[str, bool]:
     # The 3D scan is a ZIP bundle, which sniffing alone calls "other": the sample says what it is.
     sniffed = Sniffed(sniff_file(path).media_type, sample.media_kind)
     asset_id, stored = ingest_file(jobs, path, sample.record_id, sniffed, queue=False)
+    jobs.db.call(partial(_credit, asset_id=asset_id, sample=sample), write=True)
     return asset_id, stored.created
+
+
+def _credit(session: Session, asset_id: str, sample: Sample) -> None:
+    """The file's own licence and credit (server.media_rights); its original may be
+    downloaded, where the licence is open."""
+    from server.models import Asset
+
+    asset = session.get(Asset, asset_id)
+    if asset is not None and (asset.license, asset.attribution) != (
+        sample.rights,
+        sample.rights_holder,
+    ):
+        asset.license, asset.attribution = sample.rights, sample.rights_holder
+        asset.original_downloadable = True
 
 
 def _keep_captions(jobs: JobService, asset_id: str, sample: Sample, folder: Path) -> int:

@@ -49,6 +49,8 @@ from server.models import (
     RecordPlace,
     RecordSearch,
 )
+from server.policy import PUBLISHED
+from server.visibility import record_shown
 from server.vocab import ACCESS_LEVELS, GUIDE_ROLE, PUBLIC_ACCESS
 
 FACETS = (
@@ -61,6 +63,7 @@ FACETS = (
     "media",
     "digitization",
 )
+UNPUBLISHED = "unpublished"  # the index's access value of drafts, records in review, withdrawn
 MAX_QUERY_TOKENS = 12
 MAX_TOKEN_LENGTH = 64
 MAX_PER_PAGE = 100
@@ -179,7 +182,7 @@ def _media_texts(session: Session, record_id: str) -> list[object]:
         select(AssetText.text)
         .join(Asset, Asset.id == AssetText.asset_id)
         .where(Asset.record_id == record_id, Asset.access_level.in_(PUBLIC_ACCESS))
-        .where(AssetText.version == Asset.published_version)
+        .where(AssetText.version == Asset.published_version, AssetText.status == "accepted")
         .order_by(Asset.position, Asset.id)
     ).all()
     return list(rows)
@@ -209,6 +212,8 @@ def index_record(session: Session, record: Record) -> None:
     )
     facets = record_facets(session, record)
     access = "deleted" if record.deleted_at is not None else record.access_level
+    if access != "deleted" and record.status != PUBLISHED:
+        access = UNPUBLISHED  # no facet count or hit for anyone; embargoes are checked per query
     row = session.get(RecordSearch, record.id) or RecordSearch(record_id=record.id)
     row.title, row.body, row.exact = fold(title), fold(body), exact_form(f"{title} {body}")
     row.access = access
@@ -282,7 +287,11 @@ def _tag_filter(query: SearchQuery) -> TagFilter:
         for name, values in query.filters.items()
         if name in TAG_CODES and name != "access" and values
     ]
-    hidden = [level for level in (*ACCESS_LEVELS, "deleted") if level not in query.access_levels]
+    hidden = [
+        level
+        for level in (*ACCESS_LEVELS, "deleted", UNPUBLISHED)
+        if level not in query.access_levels
+    ]
     return TagFilter(groups, [tag("access", level) for level in hidden])
 
 
@@ -446,13 +455,7 @@ def _visible_only(session: Session, ids: list[str], access_levels: tuple[str, ..
     if not ids:
         return []
     shown = set(
-        session.scalars(
-            select(Record.id).where(
-                Record.id.in_(ids),
-                Record.deleted_at.is_(None),
-                Record.access_level.in_(access_levels),
-            )
-        )
+        session.scalars(select(Record.id).where(Record.id.in_(ids), record_shown(access_levels)))
     )
     return [record_id for record_id in ids if record_id in shown]
 

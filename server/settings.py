@@ -382,6 +382,55 @@ class Settings:
         "Credit shown on the map for the tile layer, e.g. © OpenStreetMap contributors.",
     )
 
+    # Staff workflow: accounts, uploads, AI drafts, contributions (docs/staff.md)
+    session_idle: float = setting(
+        1800.0, _parse_seconds(60, 7 * 86400), "Seconds without a request before a sign-in ends."
+    )
+    session_lifetime: float = setting(
+        12 * 3600.0,
+        _parse_seconds(300, 30 * 86400),
+        "Seconds after signing in when the session ends however busy it is.",
+    )
+    login_max_failures: int = setting(
+        5,
+        _parse_int(1, 100),
+        "Failed sign-ins (per account, and per address) before each further attempt waits; "
+        "the wait doubles with every failure, up to 15 minutes.",
+    )
+    upload_quota: int = setting(
+        200 * 1024**3,
+        parse_size,
+        "Bytes one account may keep in uploads, e.g. 200G (administrators can change it per user).",
+    )
+    upload_expiry: float = setting(
+        7 * 86400.0,
+        _parse_seconds(60, 90 * 86400),
+        "Seconds an unfinished upload is kept after its last byte arrived.",
+    )
+    signed_url_ttl: float = setting(
+        300.0, _parse_seconds(10, 86400), "Seconds a signed link to a restricted file stays valid."
+    )
+    llm_url: str = setting(
+        "",
+        _parse_url(("http", "https")),
+        "An OpenAI-compatible server (Ollama, vLLM, llama.cpp) that drafts labels, alt text and "
+        "translations, e.g. http://127.0.0.1:11434/v1; empty: drafts come from the catalog fields.",
+    )
+    llm_model: str = setting(
+        "", _parse_text, "The model name to ask the drafting server for, e.g. qwen2.5vl:7b."
+    )
+    llm_timeout: float = setting(
+        120.0, _parse_seconds(1, 3600), "Seconds to wait for the drafting server's answer."
+    )
+    contribution_limit: int = setting(
+        5,
+        _parse_int(1, 10_000),
+        "Contributions one address may send per hour (the public form; staff moderate them).",
+    )
+    contribution_max_size: int = setting(
+        200 * 1024**2, parse_size, "Largest photo or recording the public may send, e.g. 200M."
+    )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read every ``MUSEUM_*`` variable once; unknown ones are rejected."""

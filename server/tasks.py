@@ -34,6 +34,7 @@ def selftest(context: JobContext) -> dict[str, Any]:
 
 
 def job_handlers() -> dict[str, JobHandler]:
+    from server.drafting.jobs import draft_text_job
     from server.guides import make_guide_job
     from server.media_jobs import process_av_job, process_image_job, process_model_job
 
@@ -43,4 +44,5 @@ def job_handlers() -> dict[str, JobHandler]:
         "process_image": process_image_job,
         "process_av": process_av_job,
         "make_guide": make_guide_job,
+        "draft_text": draft_text_job,
     }

@@ -1,5 +1,6 @@
 """A video or recording ingested into the catalog: the queue job publishes it, the IIIF
-manifest plays it, and the words heard are a machine draft the search finds."""
+manifest plays it, and the words heard are a machine draft that visitors get (captions,
+search) once a person accepts it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from server.media_jobs import av_options, download_allowed, version_for
 from server.models import AssetText
 from server.settings import Settings
 from tests.conftest import CORPUS
+from tests.staff import sign_in
 from tests.test_av_hls import make_clip
 from tests.test_images_job import ingest_and_process
 
@@ -70,22 +72,33 @@ def test_an_ingested_video_is_published_and_in_the_manifest(tmp_path: Path) -> N
 
 @pytest.mark.slow
 @pytest.mark.corpus
-def test_a_recording_with_speech_gets_a_draft_transcript_found_by_search(tmp_path: Path) -> None:
+def test_a_recording_with_speech_gets_a_draft_transcript_public_once_accepted(
+    tmp_path: Path,
+) -> None:
     if not SPEECH.is_file():
         pytest.skip(f"{SPEECH} not found: the corpus (../shared/corpus) is not beside the project")
     source = tmp_path / "epic.ogg"
     source.write_bytes(SPEECH.read_bytes())
     settings, row = ingest_and_process(tmp_path, source, "DL-ICH-02")
-    assert row.technical["kind"] == "audio" and row.technical["captions"] == ["en"]
+    assert row.technical["kind"] == "audio" and row.technical["captions"] == []
     assert row.technical["caption_drafts"] == ["en"] and row.technical["waveform"]
     db = Database(settings.resolved_database_url)
     try:
         text = db.call(lambda s: s.get(AssetText, row.id))
     finally:
         db.dispose()
-    assert text is not None and (text.source, text.language) == ("asr", "en")
+    assert text is not None and (text.source, text.language, text.status) == ("asr", "en", "draft")
     assert text.model.startswith("faster-whisper") and "catherine" in text.text.lower()
     with TestClient(create_app(settings)) as client:
+        master = client.get(f"/media/{row.id}/{row.published_version}/master.m3u8").text
+        assert "SUBTITLES" not in master
+        found = client.get("/api/v1/search", params={"q": "Catherine"}).json()
+        assert "DL-ICH-02" not in json.dumps(found)
+        assert "captions.en.vtt" not in client.get("/iiif/3/manifests/DL-ICH-02").text
+        sign_in(client, "chi", "curator")
+        decision = {"kind": "caption", "language": "en", "decision": "accept"}
+        accepted = client.post(f"/admin/review/media/{row.id}", data=decision)
+        assert accepted.status_code == 200  # the review page, after the redirect
         found = client.get("/api/v1/search", params={"q": "Catherine"}).json()
         assert "DL-ICH-02" in json.dumps(found)
         manifest = client.get("/iiif/3/manifests/DL-ICH-02").json()

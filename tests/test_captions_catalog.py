@@ -23,7 +23,9 @@ from processing.report import describe, sha256
 from server.captions import (
     keep_captions,
     list_captions,
+    refresh_captions,
     remove_captions,
+    review_caption,
     set_captions,
 )
 from server.cli import main
@@ -202,10 +204,12 @@ def test_captions_in_two_languages_publish_new_versions_and_keep_the_old(
     first = set_captions(database, store, ASSET, "vi", SRT_VI.encode(), "chieng.srt")
     assert re.fullmatch(rf"{BASE}-c[0-9a-f]{{12}}", first)
     master = (store.derivative_dir(ASSET, first) / "master.m3u8").read_text()
+    # The machine draft waits for review: never in a published version's files.
     assert [(t["LANGUAGE"], t["NAME"], t["DEFAULT"]) for t in subtitle_media(master)] == [
         ('"vi"', '"Tiếng Việt"', "YES"),
-        ('"en"', '"English (machine draft)"', "NO"),
     ]
+    assert not (store.derivative_dir(ASSET, first) / "captions.en.vtt").exists()
+    assert asset_row(database).technical["captions"] == ["vi"]
     assert asset_row(database).technical["caption_drafts"] == ["en"]
 
     second = set_captions(
@@ -339,27 +343,30 @@ def test_only_published_videos_and_recordings_take_captions(
 
 def test_reprocessing_keeps_peoples_captions(database: Database, store: Store, video: Path) -> None:
     set_captions(database, store, ASSET, "vi", SRT_VI.encode(), "chieng.srt")
-    # The pipeline publishes a new version (new options), as process_av_job does...
+    # The pipeline writes a new version (new options), as process_av_job does; people's
+    # captions are put on top of it before it is published, the machine draft left out...
     fresh = "av-fedcba9876543210"
     folder = write_version(store, fresh, "en")
     report = json.loads((folder / "report.json").read_text())
+    version = keep_captions(database, store, ASSET, fresh, report)
+    assert re.fullmatch(rf"{fresh}-c[0-9a-f]{{12}}", version)
 
     def record(session: Session) -> None:
         row = session.get(Asset, ASSET)
         assert row is not None
-        row.published_version, row.technical = fresh, technical("en")
+        row.published_version, row.technical = version, technical("en") | {"captions": []}
 
     database.call(record, write=True)
-    # ... and then keeps people's captions on top of it.
-    version = keep_captions(database, store, ASSET, fresh, report)
-    assert re.fullmatch(rf"{fresh}-c[0-9a-f]{{12}}", version)
+    # ... then published, and the caption lists brought up to date.
+    assert refresh_captions(database, store, ASSET) == version
     published = store.derivative_dir(ASSET, version)
     master = (published / "master.m3u8").read_text()
-    assert [t["LANGUAGE"] for t in subtitle_media(master)] == ['"vi"', '"en"']
+    assert [t["LANGUAGE"] for t in subtitle_media(master)] == ['"vi"']
     assert "Tiếng chiêng vang lên" in (published / "captions.vi.vtt").read_text()
-    assert (published / "captions.en.vtt").read_text() == MACHINE_VTT
+    assert not (published / "captions.en.vtt").exists()
     row = asset_row(database)
-    assert row.published_version == version and row.technical["caption_drafts"] == ["en"]
+    assert row.published_version == version
+    assert (row.technical["captions"], row.technical["caption_drafts"]) == (["vi"], ["en"])
     rows = database.call(lambda s: s.query(AssetCaption).order_by(AssetCaption.language).all())
     assert [(r.language, r.source, r.model) for r in rows] == [
         ("en", "asr", "faster-whisper tiny.en"),
@@ -367,12 +374,52 @@ def test_reprocessing_keeps_peoples_captions(database: Database, store: Store, v
     ]
 
 
-def test_reprocessing_without_peoples_captions_keeps_the_pipeline_version(
+def test_reprocessing_without_captions_keeps_the_pipeline_version(
+    database: Database, store: Store
+) -> None:
+    folder = write_version(store, BASE, None)
+    database.call(lambda s: s.add(_asset(ASSET, "video", BASE, technical(None))), write=True)
+    report = json.loads((folder / "report.json").read_text())
+    assert keep_captions(database, store, ASSET, BASE, report) == BASE
+    assert list_captions(database, ASSET) == []
+    assert refresh_captions(database, store, ASSET) == BASE  # nothing built
+    assert [p.name for p in store.derivative_dir(ASSET, BASE).parent.iterdir()] == [BASE]
+
+
+def test_a_machine_draft_never_reaches_a_published_version(
     database: Database, store: Store, video: Path
 ) -> None:
+    """The pipeline's own folder lists its draft; the version to publish does not, until a
+    person accepts it."""
     report = json.loads((video / "report.json").read_text())
-    assert keep_captions(database, store, ASSET, BASE, report) == BASE
+    version = keep_captions(database, store, ASSET, BASE, report)
+    assert version != BASE
+    folder = store.derivative_dir(ASSET, version)
+    assert "SUBTITLES" not in (folder / "master.m3u8").read_text()
+    assert not list(folder.glob("captions.*"))
+    written = json.loads((folder / "report.json").read_text())
+    assert written["captions"] == [] and "segments" not in written["statistics"]["speech"]
     assert [(c.language, c.status) for c in list_captions(database, ASSET)] == [("en", "draft")]
+    database.call(lambda s: setattr(s.get(Asset, ASSET), "published_version", version), write=True)
+    accepted = review_caption(database, store, ASSET, "en", reviewer="chi")
+    master = (store.derivative_dir(ASSET, accepted) / "master.m3u8").read_text()
+    assert [(t["LANGUAGE"], t["NAME"], t["DEFAULT"]) for t in subtitle_media(master)] == [
+        ('"en"', '"English"', "YES")
+    ]
+    (row,) = list_captions(database, ASSET)
+    assert (row.status, row.reviewer) == ("accepted", "chi") and row.reviewed_at is not None
+    with pytest.raises(Conflict, match="reviewed already"):
+        review_caption(database, store, ASSET, "en", reviewer="chi")
+    with pytest.raises(Conflict, match="reviewed already"):
+        remove_captions(database, store, ASSET, "en", drafts_only=True)
+    # Reprocessing keeps the reviewed caption: a new machine draft does not replace it.
+    fresh = "av-fedcba9876543210"
+    folder = write_version(store, fresh, "en")
+    again = keep_captions(
+        database, store, ASSET, fresh, json.loads((folder / "report.json").read_text())
+    )
+    assert (store.derivative_dir(ASSET, again) / "captions.en.vtt").read_text() == MACHINE_VTT
+    assert [(c.status, c.reviewer) for c in list_captions(database, ASSET)] == [("accepted", "chi")]
 
 
 # The command line

@@ -151,7 +151,9 @@ def test_every_code_and_label_names_its_own_code(vocabulary: dict[str, str]) -> 
 
 def test_import_records_accepts_whole_records(db: Database) -> None:
     def write(title: str) -> object:
-        record = Record(id="R-1", kind="hien_vat", title={"vi": title}, description={})
+        record = Record(
+            status="published", id="R-1", kind="hien_vat", title={"vi": title}, description={}
+        )
         return db.call(lambda s: import_records(s, [record]), write=True)
 
     first, second, third = write("Ché"), write("Ché"), write("Ché cổ")
@@ -168,11 +170,21 @@ def test_records_by_kind_shows_only_what_the_public_may_see(db: Database) -> Non
     def add(session: object) -> None:
         session.add_all(  # type: ignore[attr-defined]
             [
-                Record(id="P-1", kind="hien_vat", title={"vi": "Công khai"}),
+                Record(status="published", id="P-1", kind="hien_vat", title={"vi": "Công khai"}),
                 Record(
-                    id="P-2", kind="hien_vat", title={"vi": "Hạn chế"}, access_level="restricted"
+                    id="P-2",
+                    status="published",
+                    kind="hien_vat",
+                    title={"vi": "Hạn chế"},
+                    access_level="restricted",
                 ),
-                Record(id="P-3", kind="di_tich", title={"vi": "Đã xóa"}, deleted_at=utcnow()),
+                Record(
+                    status="published",
+                    id="P-3",
+                    kind="di_tich",
+                    title={"vi": "Đã xóa"},
+                    deleted_at=utcnow(),
+                ),
             ]
         )
 

@@ -193,9 +193,18 @@ def test_doctor_fails_when_a_required_tool_is_missing(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_prepares_the_seed_collection(tmp_path: Path) -> None:
-    result = run_museum(tmp_path, "demo", "--no-serve")
+    result = run_museum(tmp_path, "demo", "--no-serve", env={"MUSEUM_LANGUAGE": "en"})
     assert result.returncode == 0, result.stderr
     assert "31" in result.stdout
+    # A demo administrator, whose password is printed and kept for its owner only.
+    secret = next(tmp_path.rglob("demo-admin-password.txt"))
+    password = secret.read_text().strip()
+    assert len(password) >= 16 and password in result.stdout
+    assert secret.stat().st_mode & 0o077 == 0
+    again = run_museum(tmp_path, "demo", "--no-serve", env={"MUSEUM_LANGUAGE": "en"})
+    assert "password" not in again.stdout  # made once
+    listed = run_museum(tmp_path, "users", "list")
+    assert "admin" in listed.stdout
 
 
 def test_help_speaks_the_interface_language(tmp_path: Path) -> None:

@@ -50,7 +50,8 @@ def error_client(tmp_path: Path):  # type: ignore[no-untyped-def]
     [
         ("GET", "/no/such/page", 404, "not_found"),
         ("GET", "/items/NO-SUCH-ITEM", 404, "not_found"),
-        ("GET", "/api/v1/jobs/" + "0" * 32, 404, "not_found"),
+        ("GET", "/api/v1/jobs/" + "0" * 32, 401, "unauthorized"),
+        ("GET", "/api/v1/records/NO-SUCH", 404, "not_found"),
         ("DELETE", "/", 405, "method_not_allowed"),
         ("POST", "/healthz", 405, "method_not_allowed"),
         ("POST", "/invalid", 422, "validation_error"),

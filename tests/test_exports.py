@@ -47,14 +47,28 @@ def add_test_records(session: Session) -> None:
         [
             Record(
                 id="X-RESTRICTED",
+                status="published",
                 kind="hien_vat",
                 title={"vi": "Hạn chế"},
                 access_level="restricted",
             ),
-            Record(id="X-STAFF", kind="hien_vat", title={"vi": "Nội bộ"}, access_level="staff"),
-            Record(id="X-DELETED", kind="hien_vat", title={"vi": "Đã xóa"}, deleted_at=utcnow()),
+            Record(
+                status="published",
+                id="X-STAFF",
+                kind="hien_vat",
+                title={"vi": "Nội bộ"},
+                access_level="staff",
+            ),
+            Record(
+                status="published",
+                id="X-DELETED",
+                kind="hien_vat",
+                title={"vi": "Đã xóa"},
+                deleted_at=utcnow(),
+            ),
             Record(
                 id="X-FORMULA",
+                status="published",
                 kind="hien_vat",
                 title={"vi": "Ché có công thức", "en": "+SUM(A1)", "rad": EDE},
                 description={"en": HYPERLINK},

@@ -48,7 +48,9 @@ def jobs(tmp_path: Path) -> Iterator[JobService]:
 
 def _add_records(session: Session, titles: dict[str, dict[str, str]]) -> None:
     for record_id, title in titles.items():
-        session.add(Record(id=record_id, kind="di_san_phi_vat_the", title=title))
+        session.add(
+            Record(status="published", id=record_id, kind="di_san_phi_vat_the", title=title)
+        )
 
 
 def guides_of(db: Database, record_id: str) -> dict[str, Asset]:

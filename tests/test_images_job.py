@@ -26,6 +26,7 @@ from server.storage import Store
 from server.tasks import job_handlers
 from tests.conftest import SEED_CATALOG
 from tests.jobhelpers import drain
+from tests.staff import sign_in
 from tests.test_cli import run_museum
 
 
@@ -183,6 +184,14 @@ def test_a_scanned_document_is_read_and_found_by_search(tmp_path: Path) -> None:
     lines = json.loads((folder / report["statistics"]["pages"][0]["ocr"]["lines"]).read_text())
     assert lines["lines"] and all(len(line["bbox"]) == 4 for line in lines["lines"])
     with TestClient(create_app(settings)) as client:
+        # Machine-read text reaches visitors only once a person accepted it.
+        found = client.get("/api/v1/search", params={"q": "răng cưa"}).json()
+        assert [item["id"] for item in found["items"]] == []
+        assert client.get(f"/iiif/3/annotations/{asset_id}~2").status_code == 404
+        sign_in(client, "chi", "curator")
+        decision = {"kind": "text", "decision": "accept"}
+        accepted = client.post(f"/admin/review/media/{asset_id}", data=decision)
+        assert accepted.status_code == 200, accepted.text
         for query in ("thuyền độc mộc", "tho cam", "răng cưa"):
             found = client.get("/api/v1/search", params={"q": query}).json()
             assert [item["id"] for item in found["items"]] == ["DL-REL-01"], query

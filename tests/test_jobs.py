@@ -12,6 +12,7 @@ from server.errors import ValidationError
 from server.jobs import Claim
 from server.models import Job
 from tests.jobhelpers import drain, job_service
+from tests.staff import sign_in
 
 
 @pytest.fixture
@@ -104,6 +105,8 @@ def test_job_api_reports_state(tmp_path: Path) -> None:
     upgrade(app.state.museum.db)
     job_id = app.state.museum.jobs.submit("selftest", {"seconds": 0})
     with TestClient(app) as client:
+        assert client.get(f"/api/v1/jobs/{job_id}").status_code == 401  # jobs are for staff
+        sign_in(client, "editor", "editor")
         body = client.get(f"/api/v1/jobs/{job_id}").json()
         assert body["id"] == job_id
         assert body["state"] == "queued"

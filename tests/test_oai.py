@@ -100,7 +100,9 @@ def datestamp(record_id: str) -> datetime:
 def prepare_catalog(session: Session) -> None:
     import_catalog_file(session, SEED_CATALOG)
     session.flush()
-    session.get_one(Record, RESTRICTED).access_level = "restricted"
+    restricted = session.get_one(Record, RESTRICTED)
+    restricted.access_level = "restricted"
+    restricted.published_at = None  # restricted in the same import: never public
     session.get_one(Record, DELETED).deleted_at = DELETED_AT
     jar = session.get_one(Record, JAR)
     jar.materials = ["gốm"]
@@ -336,7 +338,7 @@ def test_changes_during_a_harvest_skip_nothing(
         token = first.find(".//o:resumptionToken", NS).text
 
         def meanwhile(session: Session) -> None:
-            new = Record(id="DL-NEW-01", kind="hien_vat", title={"vi": "Mới"})
+            new = Record(status="published", id="DL-NEW-01", kind="hien_vat", title={"vi": "Mới"})
             session.add(new)
             # A record not yet harvested moves behind the cursor's end; one already seen too.
             later = session.get_one(Record, "DL-REL-12")

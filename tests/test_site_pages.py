@@ -445,7 +445,7 @@ def test_map_routes() -> None:
     from server.routes import build_routes
 
     routes = {
-        r.path: r.endpoint
+        r.path: r.unguarded_endpoint
         for r in build_routes(Settings(), map_pages.OUTLINE_FILE.parent)
         if isinstance(r, Route)
     }

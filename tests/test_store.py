@@ -65,7 +65,10 @@ def test_database_rejects_unknown_kinds_and_states(db: Database) -> None:
     upgrade(db)
     with pytest.raises(IntegrityError):
         db.call(
-            lambda s: s.add(Record(id="X-1", kind="spaceship", title={"vi": "x"})) or s.flush(),
+            lambda s: (
+                s.add(Record(status="published", id="X-1", kind="spaceship", title={"vi": "x"}))
+                or s.flush()
+            ),
             write=True,
         )
     with pytest.raises(IntegrityError):
@@ -80,7 +83,7 @@ def test_failed_transaction_writes_nothing(db: Database) -> None:
     upgrade(db)
 
     def half_done(session):  # type: ignore[no-untyped-def]
-        session.add(Record(id="DL-TMP-1", kind="di_tich", title={"vi": "Tạm"}))
+        session.add(Record(status="published", id="DL-TMP-1", kind="di_tich", title={"vi": "Tạm"}))
         session.flush()
         raise RuntimeError("crash mid-transaction")
 
@@ -102,7 +105,9 @@ def test_sqlite_write_lock_held_too_long_is_a_503_not_a_crash(tmp_path) -> None:
     try:
         with pytest.raises(ServiceUnavailable):
             db.call(
-                lambda s: s.add(Record(id="DL-L-1", kind="di_tich", title={"vi": "Khóa"})),
+                lambda s: s.add(
+                    Record(status="published", id="DL-L-1", kind="di_tich", title={"vi": "Khóa"})
+                ),
                 write=True,
             )
         # Readers are not blocked by a writer (WAL).
@@ -110,7 +115,12 @@ def test_sqlite_write_lock_held_too_long_is_a_503_not_a_crash(tmp_path) -> None:
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    db.call(lambda s: s.add(Record(id="DL-L-1", kind="di_tich", title={"vi": "Khóa"})), write=True)
+    db.call(
+        lambda s: s.add(
+            Record(status="published", id="DL-L-1", kind="di_tich", title={"vi": "Khóa"})
+        ),
+        write=True,
+    )
     assert db.call(lambda s: s.get(Record, "DL-L-1")).title == {"vi": "Khóa"}
     db.dispose()
 

@@ -30,6 +30,10 @@ const BUNDLES = [
   { entryPoints: ["src/room.js"], sourcesContent: false },
   // Leaflet's licence banner names its web page; its licence is in NOTICE instead.
   { entryPoints: ["src/map.js"], sourcesContent: false, legalComments: "none" },
+  // Live job progress on the staff job pages (EventSource), fetched only there.
+  { entryPoints: ["src/job-progress.js"] },
+  // The staff uploader (tus-js-client + hash-wasm), fetched only by /admin/upload.
+  { entryPoints: ["src/uploader.js"], sourcesContent: false, legalComments: "none" },
 ].map((bundle) => ({ ...bundle, entryPoints: bundle.entryPoints.map((p) => join(ROOT, p)) }));
 // Fonts, and the marker and control images of Leaflet's stylesheet and map bundle.
 const FONT_LOADERS = { ".woff2": "file", ".woff": "file", ".ttf": "file", ".png": "file" };

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from server.db import Database
+from tests.staff import PASSWORD, add_user
+
 pytestmark = pytest.mark.browser
 
 
@@ -31,8 +34,16 @@ def test_record_page_shows_its_qr_code(page, live_server: str) -> None:  # type:
     assert page.foreign_requests == []
 
 
-def test_progress_dashboard_draws_its_chart(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+def test_progress_dashboard_draws_its_chart(page, live_server: str, seeded_settings) -> None:  # type: ignore[no-untyped-def]
     page.goto(live_server + "/admin/progress?lang=vi")
+    # Staff only: the sign-in form first, then back to the dashboard.
+    db = Database(seeded_settings.resolved_database_url)
+    add_user(db, "bien-tap", "editor")
+    db.dispose()
+    page.fill("#login-username", "bien-tap")
+    page.fill("#login-password", PASSWORD)
+    page.locator("form.admin-form button[type=submit]").click()
+    page.wait_for_url("**/admin/progress?lang=vi")
     assert page.locator("svg[role='img']").first.is_visible()
     assert "20 tháng 11" in page.locator("main").inner_text()
     assert page.foreign_requests == []

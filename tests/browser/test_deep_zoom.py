@@ -22,8 +22,11 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from server.app import VIEWER_DIST, create_app
+from server.audit import Actor
+from server.db import Database
 from server.image_view import Thumbnail, viewers
 from server.models import Asset
+from server.review_actions import decide_text
 from server.settings import Settings
 from tests.browser.conftest import viewer_built
 from tests.live import serving
@@ -162,8 +165,19 @@ def document_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     settings, asset = ingest_and_process(work, text_pdf(work / "scan.pdf"), DOCUMENT_RECORD)
     assert asset.published_version is not None, asset.technical
     assert all(page["ocr"] for page in asset.technical["pages"]), asset.technical
+    accept_text(settings, asset.id)
     with serve(settings, work) as url:
         yield Site(url, asset.id)
+
+
+def accept_text(settings: Settings, asset_id: str) -> None:
+    """A curator accepts the text the machine read (visitors get no unreviewed text)."""
+    db = Database(settings.resolved_database_url)
+    try:
+        actor = Actor(None, "curator")
+        db.call(lambda s: decide_text(s, asset_id, "accept", None, actor, "curator"), write=True)
+    finally:
+        db.dispose()
 
 
 def open_page(browser: Any, site: Site, path: str, **context: Any) -> tuple[Any, Traffic]:
@@ -442,12 +456,21 @@ def test_a_document_is_a_page_per_iiif_image_with_its_text() -> None:
         {"page": 1, "width": 2480, "height": 1200, "folder": "pages/0001/", "ocr": "x.json"},
         {"page": 2, "width": 2480, "height": 1300, "folder": "pages/0002/", "ocr": None},
     ]
-    (view,) = viewers([asset("document", width=2480, height=1200, pages=pages)], "en")
+    # The text layer of version v1 was accepted by a person (server.review_actions).
+    reviewed = asset("document", width=2480, height=1200, pages=pages, ocr_layer="v1")
+    (view,) = viewers([reviewed], "en")
     assert [(p.identifier, p.height, p.text) for p in view.pages] == [
         ("a1~1", 1200, True),
         ("a1~2", 1300, False),
     ]
     assert view.has_text and view.thumbnail is not None and view.thumbnail.width == 1200
+
+
+def test_a_documents_machine_read_text_is_not_shown_before_review() -> None:
+    pages = [{"page": 1, "width": 2480, "height": 1200, "folder": "pages/0001/", "ocr": "x.json"}]
+    for layer in ({}, {"ocr_layer": "v0"}):  # never accepted, or accepted for an older version
+        (view,) = viewers([asset("document", width=2480, height=1200, pages=pages, **layer)], "en")
+        assert [p.text for p in view.pages] == [False] and not view.has_text
 
 
 def test_only_published_image_pipeline_assets_are_shown() -> None:

@@ -20,6 +20,8 @@ const HASHED = {
   "deep-zoom.js": /^deep-zoom-[A-Z0-9]{8}\.js$/,
   "room.js": /^room-[A-Z0-9]{8}\.js$/,
   "map.js": /^map-[A-Z0-9]{8}\.js$/,
+  "job-progress.js": /^job-progress-[A-Z0-9]{8}\.js$/,
+  "uploader.js": /^uploader-[A-Z0-9]{8}\.js$/,
 };
 const EXTERNAL_URL = /\b(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}/i;
 // Names that look like addresses but are identifiers, never fetched: XML
@@ -124,12 +126,14 @@ describe("build", () => {
     assert.deepEqual(Object.keys(manifest).sort(), [
       "av-player.js",
       "deep-zoom.js",
+      "job-progress.js",
       "main.css",
       "main.js",
       "map.js",
       "model-loader.js",
       "model-viewer.js",
       "room.js",
+      "uploader.js",
     ]);
     for (const [logical, pattern] of Object.entries(HASHED)) {
       assert.match(manifest[logical], pattern);
