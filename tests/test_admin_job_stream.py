@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -150,7 +151,10 @@ def collect(app: Starlette, request: FakeRequest, **kwargs: Any) -> list[str]:
         )
         return [chunk async for chunk in stream]
 
-    return anyio.run(run)
+    # Its own thread: Playwright's session-wide browser (tests/browser) keeps an event loop
+    # running in this one when the whole suite runs.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, run).result()
 
 
 def test_stream_stops_when_the_client_disconnects(

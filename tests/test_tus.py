@@ -8,6 +8,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -652,6 +653,13 @@ def test_a_body_without_a_length_stops_at_the_upload_length(client: TestClient) 
     assert offset_of(client, url) == SENT
 
 
+def run_loop(main: Any) -> None:
+    """``anyio.run(main)`` in a thread of its own: Playwright's session-wide browser
+    (tests/browser) keeps an event loop running in this one when the whole suite runs."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, main).result()
+
+
 def test_a_new_request_stops_a_stalled_patch_and_waits_for_it() -> None:
     from server.uploads import exclusive
 
@@ -675,7 +683,7 @@ def test_a_new_request_stops_a_stalled_patch_and_waits_for_it() -> None:
                 async with exclusive(upload_id):
                     events.append("second")
 
-    anyio.run(main)
+    run_loop(main)
     assert events == ["stopped", "recorded", "second"]
 
 
@@ -703,7 +711,7 @@ def test_a_writer_that_does_not_stop_makes_others_wait_then_423(
             except Locked:
                 outcome.append("locked")
 
-    anyio.run(main)
+    run_loop(main)
     assert outcome == ["locked"]
 
 
