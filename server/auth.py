@@ -31,8 +31,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from server.errors import N_, Forbidden, MuseumError, Unauthorized
 from server.models import ROLES, LoginThrottle, User, UserSession, utcnow
@@ -408,3 +409,51 @@ class GuardedRoute(Route):
         self.rule = rule
         self.unguarded_endpoint = endpoint
         super().__init__(path, guard(rule, endpoint), **kwargs)
+
+
+# WebSockets ------------------------------------------------------------------
+
+WS_UNAUTHORIZED = 4401  # close codes in the private range (4000-4999), named after HTTP's
+WS_FORBIDDEN = 4403
+
+
+def websocket_same_origin(websocket: WebSocket, public_base_url: str) -> bool:
+    """Browsers always send Origin with a WebSocket handshake; another site's page must not
+    open one with the visitor's cookies (cross-site WebSocket hijacking)."""
+    claimed = websocket.headers.get("origin")
+    if not claimed:
+        return False
+    own = {f"{'https' if websocket.url.scheme == 'wss' else 'http'}://{websocket.url.netloc}"}
+    if public_base_url:
+        parts = urlsplit(public_base_url)
+        own.add(f"{parts.scheme}://{parts.netloc}")
+    return claimed.rstrip("/") in own
+
+
+WebSocketEndpoint = Callable[[WebSocket], Awaitable[None]]
+
+
+def guard_websocket(rule: Rule, endpoint: WebSocketEndpoint) -> WebSocketEndpoint:
+    async def guarded(websocket: WebSocket) -> None:
+        user: CurrentUser | None = websocket.scope.get("state", {}).get("user")
+        museum = websocket.app.state.museum
+        if not websocket_same_origin(websocket, museum.settings.public_base_url):
+            await websocket.close(code=WS_FORBIDDEN)
+            return
+        if not has_permission(role_of(user), rule.permission):
+            await websocket.close(code=WS_UNAUTHORIZED if user is None else WS_FORBIDDEN)
+            return
+        await endpoint(websocket)
+
+    guarded.__name__ = getattr(endpoint, "__name__", "guarded")
+    guarded.__doc__ = endpoint.__doc__
+    return guarded
+
+
+class GuardedWebSocketRoute(WebSocketRoute):
+    """A WebSocket route with its policy rule, checked (with the Origin) before accepting."""
+
+    def __init__(self, path: str, endpoint: WebSocketEndpoint, *, rule: Rule, name: str) -> None:
+        self.rule = rule
+        self.unguarded_endpoint = endpoint
+        super().__init__(path, guard_websocket(rule, endpoint), name=name)

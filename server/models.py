@@ -591,6 +591,51 @@ class Contribution(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
+class Kiosk(Base):
+    """A touch screen in the museum running ``/kiosk/{exhibition}`` all day.
+
+    It signs its heartbeats with a token whose SHA-256 alone is kept here; staff assign it
+    an exhibition, which it follows on its next heartbeat.
+    """
+
+    __tablename__ = "kiosks"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # a name staff chose: "hall-1"
+    label: Mapped[str] = mapped_column(String(255), default="")
+    token_hash: Mapped[str] = mapped_column(String(64))
+    exhibition_id: Mapped[str | None] = mapped_column(
+        ForeignKey("exhibitions.id", ondelete="SET NULL"), nullable=True
+    )
+    # What the kiosk last reported: its app version, cache state, last error.
+    version: Mapped[str] = mapped_column(String(64), default="")
+    cache_state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Trip(Base):
+    """A teacher-led virtual field trip through an exhibition. Live state travels through
+    the trip hub (in-process or Redis); this row keeps who led it and, once ended, its
+    summary (who joined, the questions and answers) for the CSV download."""
+
+    __tablename__ = "trips"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)  # the short join code
+    exhibition_id: Mapped[str | None] = mapped_column(
+        ForeignKey("exhibitions.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    teacher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    language: Mapped[str] = mapped_column(String(16), default="vi")
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 # Engine-specific search structures live outside the ORM: SQLite's FTS5 table
 # (and its shadow tables) and PostgreSQL's generated tsvector column.
 ENGINE_SPECIFIC = ("record_fts",)

@@ -63,6 +63,7 @@ PERMISSIONS = {
     "sign_in": ANONYMOUS,
     "signed_in": "contributor",  # sign out, own account
     "upload": "contributor",  # tus uploads into one's own quota
+    "lead_trip": "contributor",  # a registered teacher starts and leads field trips
     "staff": "editor",  # read the admin interface
     "edit": "editor",  # records, media, annotations, exhibitions, collections, review, jobs
     "publish": "curator",  # publish / withdraw, access and embargo, revert, moderation

@@ -41,7 +41,7 @@ from server import (
     uploads,
 )
 from server.annotations import media_annotations
-from server.auth import Endpoint, GuardedRoute
+from server.auth import Endpoint, GuardedRoute, GuardedWebSocketRoute, WebSocketEndpoint
 from server.media_access import MediaFiles
 from server.policy import Rule
 from server.settings import Settings
@@ -67,6 +67,12 @@ def Route(  # reads like starlette's Route, with the rule every route must have
     methods: list[str] | None = None,
 ) -> GuardedRoute:
     return GuardedRoute(path, endpoint, rule=rule, name=name, methods=methods)
+
+
+def WebSocket(  # a guarded WebSocket route: the rule and the Origin checked at the handshake
+    path: str, endpoint: WebSocketEndpoint, rule: Rule, *, name: str
+) -> GuardedWebSocketRoute:
+    return GuardedWebSocketRoute(path, endpoint, rule=rule, name=name)
 
 
 def build_routes(settings: Settings, viewer_dist: Path) -> list[BaseRoute]:

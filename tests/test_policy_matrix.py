@@ -21,7 +21,7 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from server.app import create_app
-from server.auth import CSRF_COOKIE, GuardedRoute
+from server.auth import CSRF_COOKIE, GuardedRoute, GuardedWebSocketRoute
 from server.models import utcnow
 from server.policy import (
     ANONYMOUS,
@@ -173,6 +173,8 @@ def cases(app: Any, other_user: str) -> list[Case]:
     found: list[Case] = []
     unguarded: list[str] = []
     for path, name, route in walk(app.routes):
+        if isinstance(route, GuardedWebSocketRoute):
+            continue  # WebSockets: the same rule, checked at the handshake (their own tests)
         if not isinstance(route, GuardedRoute):
             if isinstance(route, Mount):
                 continue  # static files: server/routes.py's mounts, tested on their own
