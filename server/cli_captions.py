@@ -128,6 +128,47 @@ def captions_remove(asset_id: str, language: str) -> None:
     )
 
 
+@captions.command(
+    "refresh",
+    help=N_(
+        "Publish every video and recording again with only its accepted captions (after an "
+        "upgrade: versions made before review existed list machine drafts)."
+    ),
+)
+@HELP
+def captions_refresh() -> None:
+    ui = load_ui()
+    with reported_errors(ui):
+        changed, total = _in_museum(ui, refresh_all)
+    say(
+        ui,
+        N_("{changed} of {total} videos and recordings published again."),
+        changed=changed,
+        total=total,
+    )
+
+
+def refresh_all(db: Any, store: Any) -> tuple[int, int]:
+    """``refresh_captions`` for every published video and recording: ``(changed, total)``."""
+    from sqlalchemy import select
+
+    from server.captions import refresh_captions
+    from server.models import Asset
+
+    rows = db.call(
+        lambda s: [
+            (a.id, a.published_version)
+            for a in s.scalars(
+                select(Asset)
+                .where(Asset.kind.in_(("video", "audio")), Asset.published_version.is_not(None))
+                .order_by(Asset.id)
+            )
+        ]
+    )
+    changed = sum(refresh_captions(db, store, asset_id) != version for asset_id, version in rows)
+    return changed, len(rows)
+
+
 def _read(file: Path) -> bytes:
     """The file's bytes; a missing or oversized file is refused before anything is read."""
     from processing.av.captions import MAX_BYTES

@@ -454,6 +454,35 @@ def test_the_captions_commands(settings: Settings, video: Path, tmp_path: Path) 
     assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == ["vi"]
 
 
+def test_refresh_takes_machine_drafts_out_of_versions_published_before_review(
+    settings: Settings, database: Database, store: Store, video: Path
+) -> None:
+    """An upgrade: the version published before review existed lists its machine draft."""
+    assert subtitle_media((video / "master.m3u8").read_text())  # the draft track, public
+    database.call(
+        lambda s: s.add(
+            AssetCaption(
+                asset_id=ASSET,
+                language="en",
+                source="asr",
+                status="draft",
+                label="English",
+                text=MACHINE_VTT,
+                model="tiny.en",
+            )
+        ),
+        write=True,
+    )
+    result = museum(settings, "refresh")
+    assert result.exit_code == 0, result.output
+    assert "1 of 1" in result.output
+    version = asset_row(database).published_version
+    assert version != BASE
+    master = (store.derivative_dir(ASSET, version) / "master.m3u8").read_text()
+    assert subtitle_media(master) == []
+    assert museum(settings, "refresh").output.startswith("0 of 1")  # nothing left to do
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
