@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from server.db import Database
@@ -153,9 +153,17 @@ class JobService:
     # Producer side
 
     def submit(
-        self, kind: str, params: dict[str, Any] | None = None, asset_id: str | None = None
+        self,
+        kind: str,
+        params: dict[str, Any] | None = None,
+        asset_id: str | None = None,
+        session: Session | None = None,
     ) -> str:
-        """Record a job, then queue it. A crash in between is healed by :meth:`reap`."""
+        """Record a job, then queue it. A crash in between is healed by :meth:`reap`.
+
+        With ``session``, the job is recorded in that transaction (beside the change and
+        audit entry that asked for it) and queued once it commits; never if it rolls back.
+        """
         if kind not in self.handlers:
             raise ValidationError(N_("Unknown job kind {kind!r}."), parameter="kind", kind=kind)
         job_id = uuid.uuid4().hex
@@ -173,6 +181,10 @@ class JobService:
             session.flush()
             _event(session, job_id, "queued", 0)
 
+        if session is not None:
+            insert(session)
+            event.listen(session, "after_commit", lambda _s: self.queue.enqueue(job_id), once=True)
+            return job_id
         self.db.call(insert, write=True)
         self.queue.enqueue(job_id)
         return job_id

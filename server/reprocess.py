@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import anyio.to_thread
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -132,12 +131,13 @@ async def reprocess(request: Request) -> Response:
     role = role_of(current_user(request))
     form = await request.form()
     plan = await museum.db.run(lambda s: _plan(s, asset_id, role, form, museum.settings))
-    job_id = await anyio.to_thread.run_sync(
-        lambda: museum.jobs.submit(plan.pipeline, {**plan.params, "asset_id": asset_id}, asset_id)
-    )
     actor = Actor.from_request(request)
 
-    def audit(session: Session) -> str | None:
+    def queue(session: Session) -> tuple[str, str | None]:
+        """The job and its audit entry in one transaction; queued once it commits."""
+        job_id = museum.jobs.submit(
+            plan.pipeline, {**plan.params, "asset_id": asset_id}, asset_id, session=session
+        )
         asset = session.get(Asset, asset_id)
         published = asset.published_version if asset else None
         log_change(
@@ -149,9 +149,9 @@ async def reprocess(request: Request) -> Response:
             {"published_version": published},
             {"job_id": job_id, "kind": plan.pipeline, "params": plan.params},
         )
-        return published
+        return job_id, published
 
-    published = await museum.db.run(audit, write=True)
+    job_id, published = await museum.db.run(queue, write=True)
     if wants_html(request):
         target = request.url_for("admin_upload").path + f"?queued={job_id}"
         return RedirectResponse(target, status_code=303, headers=PRIVATE_HEADERS)

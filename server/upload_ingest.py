@@ -76,12 +76,18 @@ def complete_upload(jobs: JobService, files: PartFiles, upload_id: str, actor: A
     if stored.sha256 != expected:  # the store re-hashes while copying: changed under us
         raise mismatch(expected, stored.sha256)
     pipeline, params = choose_pipeline(sniffed.kind, (upload.meta or {}).get("kind"))
-    job_id = (
-        jobs.submit(pipeline, {"asset_id": asset_id, **params}, asset_id=asset_id)
-        if pipeline
-        else None
-    )
-    jobs.db.call(lambda s: finish(s, upload_id, actor, asset_id, job_id, record_id), write=True)
+
+    def complete(session: Session) -> str | None:
+        """The upload's end, its audit entry and its processing job in one transaction."""
+        job_id = (
+            jobs.submit(pipeline, {"asset_id": asset_id, **params}, asset_id, session=session)
+            if pipeline
+            else None
+        )
+        finish(session, upload_id, actor, asset_id, job_id, record_id)
+        return job_id
+
+    job_id = jobs.db.call(complete, write=True)
     files.remove(upload_id)
     return Completed(upload_id, asset_id, job_id)
 

@@ -89,6 +89,18 @@ def test_expired_lease_is_requeued_and_stale_claim_cannot_finish(service) -> Non
     assert events == ["queued", "started", "requeued", "started", "succeeded"]
 
 
+def test_a_job_submitted_in_a_transaction_is_queued_only_if_it_commits(service) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RuntimeError), service.db.session(write=True) as session:
+        service.submit("selftest", {"seconds": 0}, session=session)
+        raise RuntimeError("the change that asked for the job failed")
+    assert drain(service) == 0
+    assert service.db.call(lambda s: s.query(Job).count()) == 0
+    with service.db.session(write=True) as session:
+        job_id = service.submit("selftest", {"seconds": 0}, session=session)
+    assert drain(service) == 1
+    assert service.get(job_id)["state"] == "succeeded"
+
+
 def test_unknown_job_kind_is_refused(service) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValidationError):
         service.submit("make-coffee")
