@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.auth import CSRF_COOKIE, GuardedRoute, GuardedWebSocketRoute
-from server.models import utcnow
+from server.models import AuditEntry, utcnow
 from server.policy import (
     ANONYMOUS,
     ROLE_ORDER,
@@ -238,10 +239,20 @@ def test_every_route_answers_every_role_as_the_policy_says(
     now = utcnow()
     mismatches = []
     checked = 0
+    db = client.app.state.museum.db  # type: ignore[attr-defined]
+    audit_rows = 0
+    unaudited = []
     for case in cases(client.app, str(users["other"])):
         for role in ROLE_ORDER:
             status = request_as(client, role, case)
             assert status < 500, f"{case.method} {case.path} as {role}: {status}"
+            if case.method in UNSAFE and case.rule.csrf:
+                # A change writes one audit entry (a request that changed nothing, none); a
+                # refusal or a faulty request none. Each change's own entry is tested beside it.
+                now_rows = db.call(lambda s: s.scalar(select(func.count(AuditEntry.id))))
+                wrote, audit_rows = now_rows - audit_rows, now_rows
+                if wrote > (1 if status < 400 else 0):
+                    unaudited.append(f"{case.method} {case.path} as {role}: {status}, {wrote} rows")
             allowed = expected(case, role, now)
             if allowed and status == 404 and case.route in CONTENT_DEPENDENT:
                 continue
@@ -253,6 +264,7 @@ def test_every_route_answers_every_role_as_the_policy_says(
                 )
             checked += 1
     assert checked > 500
+    assert unaudited == [], "\n".join(unaudited[:40])
     assert mismatches == [], f"{len(mismatches)} of {checked} mismatch:\n" + "\n".join(
         mismatches[:80]
     )
