@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.admin_common import (
+    edit_page_context,
     parse_texts,
     read_form,
     record_for_staff,
     redirect,
     render,
-    rendered_errors,
     request_role,
 )
 from server.admin_exhibitions import LANGUAGES, merged, record_choices
@@ -34,7 +34,7 @@ from server.models import Collection, CollectionRecord, Record
 from server.policy import access_levels_for, can_see_in_admin, has_permission
 from server.record_form import Errors, FieldError
 from server.state import get_museum
-from server.vocab import ACCESS_LEVELS, LANGUAGE_NAMES
+from server.vocab import ACCESS_LEVELS
 
 DIRECTIONS = ("up", "down")
 EDITOR_DEFAULT_ACCESS = "staff"
@@ -139,16 +139,7 @@ async def render_edit(
         context: dict[str, Any] = {"collection": None, "members": [], "record_choices": []}
     else:
         context = await get_museum(request).db.run(lambda s: _edit_context(s, collection_id, role))
-    context.update(
-        {
-            "languages": LANGUAGES,
-            "language_names": LANGUAGE_NAMES,
-            "access_levels": {k: ACCESS_LEVELS[k] for k in access_levels_for(role)},
-            "can_publish": has_permission(role, "publish"),
-            "typed": typed or {},
-            "errors": {k: rendered_errors(v, request) for k, v in (errors or {}).items()},
-        }
-    )
+    context.update(edit_page_context(request, role, typed, errors))
     return render(request, "admin_collection_edit.html", context, status)
 
 

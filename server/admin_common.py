@@ -68,6 +68,32 @@ def rendered_errors(errors: Mapping[str, FieldError], request: Request) -> dict[
 # Loading what the role may see in the staff interface
 
 
+# Exhibitions and collections are written in Vietnamese and English (other languages kept).
+EDIT_LANGUAGES = ("vi", "en")
+
+
+def edit_page_context(
+    request: Request,
+    role: str,
+    typed: Mapping[str, Any] | None,
+    errors: Mapping[str, Mapping[str, FieldError]] | None,
+) -> dict[str, Any]:
+    """What every edit form of the staff pages shows beside its object: the languages, the
+    access levels the role may choose, whether it may publish, and the typed input with its
+    problems (after a 422)."""
+    from server.policy import access_levels_for, has_permission
+    from server.vocab import ACCESS_LEVELS, LANGUAGE_NAMES
+
+    return {
+        "languages": EDIT_LANGUAGES,
+        "language_names": LANGUAGE_NAMES,
+        "access_levels": {k: ACCESS_LEVELS[k] for k in access_levels_for(role)},
+        "can_publish": has_permission(role, "publish"),
+        "typed": typed or {},
+        "errors": {k: rendered_errors(v, request) for k, v in (errors or {}).items()},
+    }
+
+
 def record_for_staff(session: Session, record_id: str, role: str, lock: bool = False) -> Record:
     """The record, when it exists and the role may see it in the staff interface; else 404.
 

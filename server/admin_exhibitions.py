@@ -23,11 +23,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.admin_common import (
+    EDIT_LANGUAGES,
+    edit_page_context,
     parse_texts,
     read_form,
     redirect,
     render,
-    rendered_errors,
     request_role,
 )
 from server.audit import Actor, log_change
@@ -41,9 +42,9 @@ from server.models import Exhibition, ExhibitionStop, Record
 from server.policy import access_levels_for, can_see_in_admin, has_permission
 from server.record_form import Errors, FieldError
 from server.state import get_museum
-from server.vocab import ACCESS_LEVELS, LANGUAGE_NAMES
+from server.vocab import ACCESS_LEVELS
 
-LANGUAGES = ("vi", "en")
+LANGUAGES = EDIT_LANGUAGES
 MAX_PICKER = 5000  # records offered in the record picker (a datalist)
 DIRECTIONS = ("up", "down")
 # A hidden field of the curators' details form: it carries the published flag and access level.
@@ -181,16 +182,7 @@ async def render_edit(
         }
     else:
         context = await museum.db.run(lambda s: _edit_context(s, exhibition_id, role))
-    context.update(
-        {
-            "languages": LANGUAGES,
-            "language_names": LANGUAGE_NAMES,
-            "access_levels": {k: ACCESS_LEVELS[k] for k in access_levels_for(role)},
-            "can_publish": has_permission(role, "publish"),
-            "typed": typed or {},
-            "errors": {k: rendered_errors(v, request) for k, v in (errors or {}).items()},
-        }
-    )
+    context.update(edit_page_context(request, role, typed, errors))
     return render(request, "admin_exhibition_edit.html", context, status)
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import select
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from server.auth import SESSION_COOKIE, hash_password, start_session
 from server.db import Database
 from server.models import User
+from server.settings import Settings
 
 PASSWORD = "đúng ngựa pin ghim"
 ORIGIN = "http://testserver"
@@ -52,3 +57,22 @@ def sign_in(client: TestClient, username: str, role: str) -> str:
 def sign_out(client: TestClient) -> None:
     client.cookies.delete(SESSION_COOKIE)
     client.headers.pop("x-csrf-token", None)
+
+
+def migrated_app(settings: Settings) -> Starlette:
+    """The app on a freshly migrated, empty catalog."""
+    from server.app import create_app
+    from server.migrate import upgrade
+
+    db = Database(settings.resolved_database_url)
+    upgrade(db)
+    db.dispose()
+    return create_app(settings)
+
+
+@contextmanager
+def signed_in(app: Starlette, username: str, role: str) -> Iterator[TestClient]:
+    """A test client of ``app`` with ``username`` (made with ``role``) signed in."""
+    with TestClient(app) as client:
+        sign_in(client, username, role)
+        yield client

@@ -15,12 +15,10 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from server import admin_audit
-from server.app import create_app
 from server.db import Database
-from server.migrate import upgrade
 from server.models import AuditEntry
 from server.settings import Settings
-from tests.staff import sign_in
+from tests.staff import migrated_app, sign_in, signed_in
 
 ADMIN = "boss"
 
@@ -28,17 +26,12 @@ ADMIN = "boss"
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Starlette:
     """Each audit test runs on SQLite and on PostgreSQL."""
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
-    db = Database(settings.resolved_database_url)
-    upgrade(db)
-    db.dispose()
-    return create_app(settings)
+    return migrated_app(Settings(data_dir=tmp_path / "data", database_url=database_url))
 
 
 @pytest.fixture
 def admin(app: Starlette) -> Iterator[TestClient]:
-    with TestClient(app) as client:
-        sign_in(client, ADMIN, "admin")
+    with signed_in(app, ADMIN, "admin") as client:
         yield client
 
 

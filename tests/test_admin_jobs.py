@@ -15,7 +15,6 @@ from sqlalchemy import select, update
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from server.app import create_app
 from server.audit import Actor
 from server.db import Database
 from server.job_control import cancel_job
@@ -24,23 +23,19 @@ from server.migrate import upgrade
 from server.models import AuditEntry, Job, JobEvent, utcnow
 from server.queue import Queue
 from server.settings import Settings
-from tests.staff import sign_in, sign_out
+from tests.staff import migrated_app, sign_in, sign_out, signed_in
 
 EDITOR = "editor"
 
 
 @pytest.fixture
 def app(settings: Settings) -> Starlette:
-    db = Database(settings.resolved_database_url)
-    upgrade(db)
-    db.dispose()
-    return create_app(settings)
+    return migrated_app(settings)
 
 
 @pytest.fixture
 def staff(app: Starlette) -> Iterator[TestClient]:
-    with TestClient(app) as client:
-        sign_in(client, EDITOR, "editor")
+    with signed_in(app, EDITOR, "editor") as client:
         yield client
 
 

@@ -12,13 +12,11 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from server.app import create_app
 from server.auth import SESSION_COOKIE, load_session, start_session
 from server.db import Database
-from server.migrate import upgrade
 from server.models import AuditEntry, LoginThrottle, User
 from server.settings import Settings
-from tests.staff import ORIGIN, PASSWORD, add_user, sign_in
+from tests.staff import ORIGIN, PASSWORD, add_user, migrated_app, sign_in, signed_in
 
 ADMIN = "boss"
 NEW_PASSWORD = "ba con voi đi qua cầu"
@@ -27,16 +25,12 @@ ONE_TIME = re.compile(r'class="one-time-password"[^>]*>([^<]+)<')
 
 @pytest.fixture
 def app(settings: Settings) -> Starlette:
-    db = Database(settings.resolved_database_url)
-    upgrade(db)
-    db.dispose()
-    return create_app(settings)
+    return migrated_app(settings)
 
 
 @pytest.fixture
 def admin(app: Starlette) -> Iterator[TestClient]:
-    with TestClient(app) as client:
-        sign_in(client, ADMIN, "admin")
+    with signed_in(app, ADMIN, "admin") as client:
         yield client
 
 
