@@ -60,7 +60,8 @@ bench: install
 	  $(BIN)/python scripts/bench_3d.py || status=1; \
 	  $(BIN)/python scripts/bench_images.py || status=1; \
 	  $(BIN)/python scripts/bench_av.py --work /dev/shm || status=1; \
-	  $(BIN)/python scripts/bench_viewer.py || status=1; cat docs/benchmarks.md; exit $$status
+	  $(BIN)/python scripts/bench_viewer.py || status=1; \
+	  $(BIN)/python scripts/bench_trips.py || status=1; cat docs/benchmarks.md; exit $$status
 
 clean:
 	rm -rf viewer/dist .pytest_cache .mypy_cache .ruff_cache test-results

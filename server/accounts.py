@@ -43,6 +43,8 @@ ADMIN_MENU: list[tuple[str, str, str]] = [
     ("admin_jobs", N_("Jobs"), "staff"),
     ("admin_review", N_("Review"), "staff"),
     ("admin_contributions", N_("Contributions"), "staff"),
+    ("admin_kiosks", N_("Kiosks"), "staff"),
+    ("trip_new", N_("Field trips"), "lead_trip"),
     ("admin_users", N_("Users"), "admin"),
     ("admin_audit", N_("Audit log"), "admin"),
     ("admin_account", N_("My account"), "signed_in"),

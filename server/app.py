@@ -33,6 +33,7 @@ from server.settings import Settings
 from server.state import Museum
 from server.storage import Store, atomic_file
 from server.tasks import job_handlers
+from server.trips.hub import close_trip_hub
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ def create_app(settings: Settings, viewer_dist: Path = VIEWER_DIST) -> Starlette
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        await close_trip_hub(app)  # field trips: the Redis subscription, when there is one
         db.dispose()
 
     lookups: Lookups[object] = Lookups()

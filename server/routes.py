@@ -17,6 +17,7 @@ from server import (
     admin_exhibitions,
     admin_history,
     admin_jobs,
+    admin_kiosks,
     admin_media,
     admin_records,
     admin_users,
@@ -27,6 +28,7 @@ from server import (
     exports,
     iiif_image,
     iiif_presentation,
+    kiosk,
     map_pages,
     media_rights,
     moderation,
@@ -46,6 +48,8 @@ from server.media_access import MediaFiles
 from server.policy import Rule
 from server.settings import Settings
 from server.static import ImmutableStaticFiles
+from server.trips import pages as trip_pages
+from server.trips import ws as trip_ws
 
 JOB_ID = "{job_id:str}"
 
@@ -56,6 +60,8 @@ VIEW_ASSET = Rule("view", "asset")
 VIEW_EXHIBITION = Rule("view", "exhibition")
 STAFF = Rule("staff")
 CONTRIBUTE = Rule("contribute")
+LEAD_TRIP = Rule("lead_trip")
+OWN_TRIP = Rule("lead_trip", "trip")  # and the trip's own teacher (server.trips.pages)
 
 
 def Route(  # reads like starlette's Route, with the rule every route must have
@@ -610,6 +616,76 @@ def build_routes(settings: Settings, viewer_dist: Path) -> list[BaseRoute]:
             Rule("edit", "asset"),
             methods=["POST"],
             name="admin_review_media_decide",
+        ),
+        # Museum kiosks: the full-screen app, its offline copy, heartbeats, admin (issue 9)
+        Route(
+            "/kiosk/heartbeat",
+            kiosk.heartbeat,
+            # the kiosk's own token (Authorization: Bearer), not a session, authenticates it
+            Rule("view", csrf=False),
+            methods=["POST"],
+            name="kiosk_heartbeat",
+        ),
+        Route("/kiosk/{exhibition_id:str}", kiosk.kiosk_page, VIEW_EXHIBITION, name="kiosk"),
+        Route(
+            "/kiosk/{exhibition_id:str}/manifest.webmanifest",
+            kiosk.kiosk_webmanifest,
+            VIEW_EXHIBITION,
+            name="kiosk_webmanifest",
+        ),
+        Route(
+            "/kiosk/{exhibition_id:str}/sw.js",
+            kiosk.kiosk_worker,
+            VIEW_EXHIBITION,
+            name="kiosk_worker",
+        ),
+        Route(
+            "/kiosk/{exhibition_id:str}/offline.json",
+            kiosk.offline_manifest,
+            VIEW_EXHIBITION,
+            name="kiosk_offline",
+        ),
+        Route("/admin/kiosks", admin_kiosks.kiosks_page, STAFF, name="admin_kiosks"),
+        Route(
+            "/admin/kiosks",
+            admin_kiosks.kiosk_create,
+            Rule("edit"),
+            methods=["POST"],
+            name="admin_kiosk_create",
+        ),
+        Route(
+            "/admin/kiosks/{kiosk_id:str}",
+            admin_kiosks.kiosk_update,
+            Rule("edit"),
+            methods=["POST"],
+            name="admin_kiosk_update",
+        ),
+        # Teacher-led virtual field trips: start, lead, join, follow, end, worksheet (issue 9)
+        Route("/trips/new", trip_pages.trip_new, LEAD_TRIP, name="trip_new"),
+        Route("/trips", trip_pages.trip_create, LEAD_TRIP, methods=["POST"], name="trip_create"),
+        Route("/trips/join", trip_pages.trip_join, VIEW, name="trip_join"),
+        Route("/trips/{code:str}", trip_pages.trip_pupil, VIEW, name="trip_pupil"),
+        # the teacher who started the trip; anyone else gets a 404, as for an unknown code
+        Route("/trips/{code:str}/lead", trip_pages.trip_teacher, OWN_TRIP, name="trip_teacher"),
+        Route(
+            "/trips/{code:str}/end",
+            trip_pages.trip_end,
+            OWN_TRIP,
+            methods=["POST"],
+            name="trip_end",
+        ),
+        Route(
+            "/trips/{code:str}/summary.csv",
+            trip_pages.trip_summary_csv,
+            OWN_TRIP,
+            name="trip_summary_csv",
+        ),
+        WebSocket("/ws/trips/{code:str}", trip_ws.endpoint, VIEW, name="trip_ws"),
+        Route(
+            "/exhibitions/{exhibition_id:str}/worksheet",
+            trip_pages.worksheet,
+            VIEW_EXHIBITION,
+            name="exhibition_worksheet",
         ),
         # Operations
         Route("/healthz", ops.healthz, VIEW, name="healthz"),

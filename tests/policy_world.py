@@ -27,6 +27,7 @@ from server.models import (
     Place,
     Record,
     RecordPlace,
+    Trip,
     Upload,
     User,
     utcnow,
@@ -73,6 +74,7 @@ PLACE_ID = "test-place"
 CONTRIBUTION_OWNER = "owner"  # a contributor who owns upload OWN_UPLOAD
 OWN_UPLOAD = "u" * 32
 OTHER_UPLOAD = "v" * 32
+TRIP_CODE = "KT7M4Q"  # a field trip through the published exhibition, led by the contributor
 
 
 def tiny_image(folder: Path) -> None:
@@ -170,6 +172,9 @@ def build_world(db: Database, data_dir: Path) -> dict[str, int]:
                     expires_at=now + timedelta(days=1),
                 )
             )
+        session.add(
+            Trip(code=TRIP_CODE, exhibition_id="ex-published", teacher_id=users[CONTRIBUTION_OWNER])
+        )
         session.add(
             Contribution(
                 record_id=PUBLIC_STATE.record_id,

@@ -43,6 +43,7 @@ from tests.policy_world import (
     OWN_UPLOAD,
     PLACE_ID,
     STATES,
+    TRIP_CODE,
     State,
     build_world,
 )
@@ -90,6 +91,8 @@ FIXED = {
     "year": "2026",
     "number": "1",
     "contribution_id": "1",
+    "kiosk_id": "hall-1",
+    "code": TRIP_CODE,
 }
 
 
@@ -126,6 +129,8 @@ def expected(case: Case, role: str, now: Any) -> bool:
     if rule.obj == "upload":
         owner_is_me = case.owner == CONTRIBUTION_OWNER and role == "contributor"
         return owns_or_staff(role, 1 if owner_is_me else None, 1)
+    if rule.obj == "trip":  # a trip's console, end and summary: its own teacher only
+        return role == "contributor"
     if state is None:
         return True
     if rule.public_only:  # open-data documents: what a visitor sees, whoever asks

@@ -34,6 +34,12 @@ const BUNDLES = [
   { entryPoints: ["src/job-progress.js"] },
   // The staff uploader (tus-js-client + hash-wasm), fetched only by /admin/upload.
   { entryPoints: ["src/uploader.js"], sourcesContent: false, legalComments: "none" },
+  // The museum kiosk app (/kiosk/…) and its service worker, which the server serves at the
+  // kiosk's own address so that its scope is the kiosk's (server/kiosk.py).
+  { entryPoints: ["src/kiosk.js", "src/kiosk.css"] },
+  { entryPoints: ["src/kiosk-sw.js"] },
+  // Field trips: the pupil's and the teacher's islands, fetched only by the trip pages.
+  { entryPoints: ["src/trip.js", "src/trip-teacher.js"] },
 ].map((bundle) => ({ ...bundle, entryPoints: bundle.entryPoints.map((p) => join(ROOT, p)) }));
 // Fonts, and the marker and control images of Leaflet's stylesheet and map bundle.
 const FONT_LOADERS = { ".woff2": "file", ".woff": "file", ".ttf": "file", ".png": "file" };

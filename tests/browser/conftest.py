@@ -36,7 +36,9 @@ def live_server(seeded_settings: Settings) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API runs an event loop in the main thread
+# while it lives, and tests after the browser ones run their own (asyncio.run).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Debian chromium not installed at {CHROMIUM} (apt-get install chromium)")

@@ -247,5 +247,26 @@ export function mount(host) {
   guideButton(host, media);
   syncTranscript(host, media);
   drawWaveform(host, media);
+  followTrip(host, media);
   return true;
+}
+
+// Field trips (viewer/src/trip.js): the teacher's time and play state arrive as a
+// "museum:view" event, or wait on host.museumView; playing, pausing or seeking here
+// announces them as a bubbling "museum:viewchange" event.
+const TRIP_DRIFT = 1; // s: closer than this, a pupil's recording is not moved
+function followTrip(host, media) {
+  const apply = (state) => {
+    if (!state) return;
+    if (Math.abs(media.currentTime - state.time) > TRIP_DRIFT) media.currentTime = state.time;
+    if (state.playing && media.paused) media.play().catch(() => {});
+    else if (!state.playing && !media.paused) media.pause();
+  };
+  host.addEventListener("museum:view", (event) => apply(event.detail?.media));
+  apply(host.museumView?.media);
+  const announce = () => {
+    const detail = { media: { time: media.currentTime, playing: !media.paused } };
+    host.dispatchEvent(new CustomEvent("museum:viewchange", { bubbles: true, detail }));
+  };
+  for (const name of ["play", "pause", "seeked"]) media.addEventListener(name, announce);
 }

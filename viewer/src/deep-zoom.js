@@ -154,6 +154,34 @@ class DeepZoom {
     this.interceptPageLinks();
     this.showPage(0);
     if (this.searchBar) this.search();
+    this.bindTripView();
+  }
+
+  // Field trips (viewer/src/trip.js): the teacher's region (image pixels) arrives as a
+  // "museum:view" event, or waits on host.museumView until the image is open; moving here
+  // announces the region as a bubbling "museum:viewchange" event.
+  bindTripView() {
+    this.pendingRegion = this.host.museumView?.region;
+    this.host.addEventListener("museum:view", (event) => this.setRegion(event.detail?.region));
+    this.viewer.addHandler("open", () => this.setRegion(this.pendingRegion));
+    this.viewer.addHandler("animation-finish", () => {
+      const item = this.viewer.world.getItemAt(0);
+      if (!item) return;
+      const box = item.viewportToImageRectangle(this.viewer.viewport.getBounds(true));
+      const region = { x: box.x, y: box.y, w: box.width, h: box.height };
+      this.host.dispatchEvent(new CustomEvent("museum:viewchange", { bubbles: true, detail: { region } }));
+    });
+  }
+
+  setRegion(region) {
+    if (!region) return;
+    const item = this.viewer.world.getItemAt(0);
+    if (!item) {
+      this.pendingRegion = region;
+      return;
+    }
+    this.pendingRegion = null;
+    this.viewer.viewport.fitBounds(item.imageToViewportRectangle(region.x, region.y, region.w, region.h));
   }
 
   buildToolbar() {

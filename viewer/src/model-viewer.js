@@ -218,6 +218,7 @@ class ModelViewer {
       return;
     }
     this.bindControls();
+    this.bindTripView();
     this.setPreset(this.ui.lighting.value);
     this.detectAr();
     this.resize();
@@ -348,6 +349,7 @@ class ModelViewer {
       this.host.querySelector(".model-poster")?.setAttribute("hidden", "");
       if (this.ui.status.textContent === this.text.loading) this.ui.status.textContent = "";
       this.startIntro();
+      this.setView(this.pendingCamera ?? this.host.museumView?.camera);
       // Two animation frames later the first picture has been presented: the moment
       // scripts/bench_viewer.py times (performance.getEntriesByName(FIRST_FRAME)).
       requestAnimationFrame(() => requestAnimationFrame(() => performance.mark(FIRST_FRAME)));
@@ -385,6 +387,38 @@ class ModelViewer {
   stopIntro() {
     clearTimeout(this.introTimer);
     Object.assign(this.controls, { autoRotate: false, enableDamping: !this.reducedMotion });
+  }
+
+  // Field trips (viewer/src/trip.js): the teacher's camera arrives as a "museum:view" event,
+  // or waits on host.museumView until the model is in; turning the model here announces the
+  // camera as a bubbling "museum:viewchange" event.
+
+  bindTripView() {
+    this.host.addEventListener("museum:view", (event) => this.setView(event.detail?.camera));
+    this.controls.addEventListener("change", () => {
+      if (this.shown < 0) return;
+      const camera = {
+        position: this.camera.position.toArray(),
+        target: this.controls.target.toArray(),
+        up: this.camera.up.toArray(),
+      };
+      this.host.dispatchEvent(new CustomEvent("museum:viewchange", { bubbles: true, detail: { camera } }));
+    });
+  }
+
+  setView(camera) {
+    if (!camera) return;
+    if (this.shown < 0) {
+      this.pendingCamera = camera;
+      return;
+    }
+    this.pendingCamera = null;
+    this.stopIntro();
+    this.camera.position.fromArray(camera.position);
+    this.camera.up.fromArray(camera.up);
+    this.controls.target.fromArray(camera.target);
+    this.controls.update();
+    this.requestRender();
   }
 
   // Keyboard, buttons, pointer

@@ -22,6 +22,9 @@ const HASHED = {
   "map.js": /^map-[A-Z0-9]{8}\.js$/,
   "job-progress.js": /^job-progress-[A-Z0-9]{8}\.js$/,
   "uploader.js": /^uploader-[A-Z0-9]{8}\.js$/,
+  "kiosk.js": /^kiosk-[A-Z0-9]{8}\.js$/,
+  "kiosk.css": /^kiosk-[A-Z0-9]{8}\.css$/,
+  "kiosk-sw.js": /^kiosk-sw-[A-Z0-9]{8}\.js$/,
 };
 const EXTERNAL_URL = /\b(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}/i;
 // Names that look like addresses but are identifiers, never fetched: XML
@@ -127,12 +130,17 @@ describe("build", () => {
       "av-player.js",
       "deep-zoom.js",
       "job-progress.js",
+      "kiosk-sw.js",
+      "kiosk.css",
+      "kiosk.js",
       "main.css",
       "main.js",
       "map.js",
       "model-loader.js",
       "model-viewer.js",
       "room.js",
+      "trip-teacher.js",
+      "trip.js",
       "uploader.js",
     ]);
     for (const [logical, pattern] of Object.entries(HASHED)) {

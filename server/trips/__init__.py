@@ -1,0 +1,1 @@
+"""Teacher-led virtual field trips: pages, the live protocol and the hub that shares trips."""
