@@ -129,11 +129,11 @@ def load_view(
         .where(ExhibitionStop.exhibition_id == exhibition_id)
         .order_by(ExhibitionStop.position)
     ).all()
-    records = _visible_records(session, {r.record_id for r in rows if r.record_id}, levels)
+    records = visible_records(session, {r.record_id for r in rows if r.record_id}, levels)
     rows = [r for r in rows if r.record_id is None or r.record_id in records]
-    chosen = _stop_assets(session, rows, records, levels)
+    chosen = stop_assets(session, rows, records, levels)
     stops = [
-        _stop(number, row, records.get(row.record_id or ""), chosen.get(row.id), lang, gettext)
+        make_stop(number, row, records.get(row.record_id or ""), chosen.get(row.id), lang, gettext)
         for number, row in enumerate(rows, 1)
     ]
     return ExhibitionView(
@@ -141,7 +141,7 @@ def load_view(
     )
 
 
-def _visible_records(
+def visible_records(
     session: Session, ids: Iterable[str], levels: Sequence[str]
 ) -> dict[str, Record]:
     wanted = sorted(set(ids))
@@ -151,7 +151,7 @@ def _visible_records(
     return {record.id: record for record in found}
 
 
-def _stop_assets(
+def stop_assets(
     session: Session,
     rows: Sequence[ExhibitionStop],
     records: Mapping[str, Record],
@@ -160,9 +160,7 @@ def _stop_assets(
     """Each stop's media: the asset it names, else its record's first showable one."""
     named = {r.asset_id for r in rows if r.asset_id}
     assets = {a.id: a for a in session.scalars(select(Asset).where(Asset.id.in_(named)))}
-    owners = _visible_records(
-        session, {a.record_id for a in assets.values() if a.record_id}, levels
-    )
+    owners = visible_records(session, {a.record_id for a in assets.values() if a.record_id}, levels)
     by_record: dict[str, Asset] = {}
     unnamed = {r.record_id for r in rows if r.record_id and not r.asset_id}
     candidates = session.scalars(
@@ -202,7 +200,7 @@ def media_kind(asset: Asset) -> str | None:
 # Building one stop
 
 
-def _stop(
+def make_stop(
     number: int,
     row: ExhibitionStop,
     record: Record | None,
@@ -226,8 +224,8 @@ def _stop(
         text=pick(row.text, lang),
         record_id=record.id if record is not None else None,
         record_title=record_title,
-        picture=_picture(asset, kind, PAGE_PICTURE_WIDTH, alt, gettext) if asset else None,
-        room_picture=_picture(asset, kind, ROOM_PICTURE_WIDTH, alt, gettext) if asset else None,
+        picture=picture_for(asset, kind, PAGE_PICTURE_WIDTH, alt, gettext) if asset else None,
+        room_picture=picture_for(asset, kind, ROOM_PICTURE_WIDTH, alt, gettext) if asset else None,
         lods=_lods(asset) if asset and kind == "model" else (),
         size_m=_size_m(asset.technical) if asset and kind == "model" else None,
     )
@@ -237,7 +235,7 @@ def _media(asset: Asset, path: str) -> str:
     return f"/media/{asset.id}/{asset.published_version}/{path}"
 
 
-def _picture(asset: Asset, kind: str, width: int, name: str, gettext: Gettext) -> Picture | None:
+def picture_for(asset: Asset, kind: str, width: int, name: str, gettext: Gettext) -> Picture | None:
     """The stop's picture: a model's poster, a video's still or an image's thumbnail."""
     technical = asset.technical or {}
     if kind == "model" and technical.get("poster"):

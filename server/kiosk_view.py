@@ -26,13 +26,13 @@ from server.exhibition_pages import (
     ROOM_PICTURE_WIDTH,
     Localized,
     Picture,
-    _picture,
-    _stop,
-    _stop_assets,
-    _visible_records,
+    make_stop,
     media_kind,
     pick,
+    picture_for,
     published_exhibitions,
+    stop_assets,
+    visible_records,
 )
 from server.i18n import localized
 from server.media_rights import media_rights
@@ -117,9 +117,9 @@ def load_kiosk(
             .order_by(ExhibitionStop.position)
         )
     )
-    records = _visible_records(session, {r.record_id for r in rows if r.record_id}, levels)
+    records = visible_records(session, {r.record_id for r in rows if r.record_id}, levels)
     rows = [r for r in rows if r.record_id is None or r.record_id in records]
-    chosen = _stop_assets(session, rows, records, levels)
+    chosen = stop_assets(session, rows, records, levels)
     guides = _guides(session, records, levels)
     stops = [
         _kiosk_stop(number, row, records, chosen.get(row.id), guides, translations)
@@ -186,12 +186,12 @@ def _panel(
     lang: str,
     gettext: Translate,
 ) -> StopPanel:
-    base = _stop(number, row, record, asset, lang, gettext)
+    base = make_stop(number, row, record, asset, lang, gettext)
     panel = StopPanel(
         lang=lang,
         title=base.title,
         text=base.text,
-        picture=_picture(asset, kind, ROOM_PICTURE_WIDTH, base.title.text, gettext)
+        picture=picture_for(asset, kind, ROOM_PICTURE_WIDTH, base.title.text, gettext)
         if asset is not None
         else None,
         guide=_without_download(av_view.guide_for(guides, lang)),

@@ -20,10 +20,10 @@ from server import av_view, image_view, model_view
 from server.exhibition_pages import (
     ExhibitionView,
     Stop,
-    _stop_assets,  # the exhibition page's own choice of each stop's media
-    _visible_records,
     load_view,
     published_exhibitions,
+    stop_assets,  # the exhibition page's own choice of each stop's media
+    visible_records,
 )
 from server.media_rights import MediaRights, media_rights
 from server.models import Asset, ExhibitionStop, Record
@@ -76,9 +76,9 @@ def load_trip_exhibition(
         .where(ExhibitionStop.exhibition_id == exhibition_id)
         .order_by(ExhibitionStop.position)
     ).all()
-    records = _visible_records(session, {r.record_id for r in rows if r.record_id}, PUBLIC_ACCESS)
+    records = visible_records(session, {r.record_id for r in rows if r.record_id}, PUBLIC_ACCESS)
     rows = [r for r in rows if r.record_id is None or r.record_id in records]
-    chosen = _stop_assets(session, rows, records, PUBLIC_ACCESS)
+    chosen = stop_assets(session, rows, records, PUBLIC_ACCESS)
     stops: list[TripStop] = []
     rights: dict[str, MediaRights] = {}
     for index, (row, stop) in enumerate(zip(rows, view.stops, strict=True)):
