@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?= -v
 VIEWER_SOURCES := $(shell find viewer/src -type f 2>/dev/null) viewer/build.mjs viewer/package-lock.json
 
-.PHONY: help install viewer demo serve test test-python test-viewer lint format messages bench clean
+.PHONY: help install viewer demo serve test test-python test-viewer lint format messages bench clean fuzz
 
 help:
 	@echo "make demo      install what is missing, then serve the demo museum at http://127.0.0.1:8000"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint      ruff + mypy"
 	@echo "make bench     measure speed against reference tools; writes docs/benchmarks.md"
 	@echo "make messages  re-extract translatable messages into the .po catalogs"
+	@echo "make fuzz      fuzz the project's own parsers (FUZZ_SECONDS each); writes docs/fuzz-results.md"
 
 install:
 	@bash scripts/bootstrap.sh
@@ -35,13 +36,13 @@ test-viewer:
 	cd viewer && npm test --silent
 
 lint: install
-	$(BIN)/ruff check server processing tests scripts
-	$(BIN)/ruff format --check server processing tests scripts
+	$(BIN)/ruff check server processing tests scripts fuzz
+	$(BIN)/ruff format --check server processing tests scripts fuzz
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff check --fix server processing tests scripts
-	$(BIN)/ruff format server processing tests scripts
+	$(BIN)/ruff check --fix server processing tests scripts fuzz
+	$(BIN)/ruff format server processing tests scripts fuzz
 
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header -o server/locale/messages.pot .
@@ -61,7 +62,12 @@ bench: install
 	  $(BIN)/python scripts/bench_images.py || status=1; \
 	  $(BIN)/python scripts/bench_av.py --work /dev/shm || status=1; \
 	  $(BIN)/python scripts/bench_viewer.py || status=1; \
-	  $(BIN)/python scripts/bench_trips.py || status=1; cat docs/benchmarks.md; exit $$status
+	  $(BIN)/python scripts/bench_trips.py || status=1; \
+	  $(BIN)/python scripts/bench_load.py || status=1; cat docs/benchmarks.md; exit $$status
+
+FUZZ_SECONDS ?= 300
+fuzz: install
+	$(BIN)/python -m fuzz.run --seconds $(FUZZ_SECONDS) --report docs/fuzz-results.md
 
 clean:
 	rm -rf viewer/dist .pytest_cache .mypy_cache .ruff_cache test-results

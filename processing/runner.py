@@ -115,7 +115,9 @@ def _run(
     staging = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     payload = {
-        "source": str(source.resolve()),
+        # The folder made absolute, the name kept: a job's source is a link named after the
+        # upload to a digest-named original, and text formats (OBJ, glTF, XYZ) need the name.
+        "source": str(source.absolute().parent.resolve() / source.name),
         "out": str(staging.resolve()),
         "options": options_json,
     }

@@ -7,8 +7,12 @@ becomes a :class:`SandboxError` with a stable ``code`` and a one-line English
 ``reason`` instead.
 
 The child (:mod:`processing.sandbox_child`) runs in its own session and
-process group with rlimits on address space, CPU time and file size; the
-parent enforces wall time and, whatever happens (success, timeout, an
+process group, in a network namespace of its own (no network at all: see
+:func:`processing.sandbox_child.isolate_network`), with rlimits on address
+space, CPU time, file size and open files, libvips' untrusted loaders
+blocked, a private temporary directory as HOME, TMPDIR and working
+directory (removed afterwards) and a clean environment; the parent enforces
+wall time and, whatever happens (success, timeout, an
 exception or Ctrl-C in the parent), SIGKILLs the whole group and reaps the
 child, so no zombie or grandchild is left behind. The result travels through
 a JSON file, never stdout, so library noise cannot corrupt it.
@@ -20,12 +24,18 @@ Limits and their caveats:
   BLAS buffers) need headroom; setting ``threads`` keeps that small.
 * A grandchild that calls ``setsid()`` leaves the process group and escapes
   the final kill; containing that needs cgroups, which a worker may not have.
+* ``RLIMIT_NPROC`` is not set: it counts every process of the user, not the
+  child's, so it would make a busy worker's jobs fail at random.
+* Where the kernel allows no network namespace, ``network="auto"`` runs the
+  job anyway and logs a warning (``museum doctor`` shows it); ``"require"``
+  refuses to run it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import selectors
@@ -43,9 +53,13 @@ from typing import Any
 
 from processing.sandbox_child import (
     EXIT_OUT_OF_MEMORY,
+    ISOLATED,
+    NETWORK_MODES,
     PROGRESS_FD_ENV,
     PROGRESS_PREFIX,
 )
+
+log = logging.getLogger(__name__)
 
 GIB = 1024**3
 OUTPUT_TAIL_LINES = 50
@@ -85,10 +99,14 @@ class ChildLimits:
     wall_seconds: float = 3600.0  # enforced by the parent (kill the whole process group)
     file_bytes: int = 16 * GIB  # RLIMIT_FSIZE
     threads: int | None = None  # OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, … in the child
+    open_files: int = 4096  # RLIMIT_NOFILE
+    network: str = "auto"  # auto | require | off: a network namespace (MUSEUM_SANDBOX_NETWORK)
 
     def __post_init__(self) -> None:
+        if self.network not in NETWORK_MODES:
+            raise ValueError(f"ChildLimits.network must be one of {NETWORK_MODES}")
         for name, value in asdict(self).items():
-            if value is not None and not value > 0:
+            if isinstance(value, int | float) and not value > 0:
                 raise ValueError(f"ChildLimits.{name} must be positive, not {value!r}")
 
 
@@ -96,7 +114,8 @@ class SandboxError(Exception):
     """The child did not return a result.
 
     ``code`` is one of ``memory``, ``cpu_time``, ``wall_time``, ``crashed``,
-    ``failed``, ``file_size`` — or the target's own code when its exception
+    ``failed``, ``file_size``, ``sandbox_unavailable`` (``network="require"`` and no
+    namespace could be made) — or the target's own code when its exception
     carried ``code`` and ``reason`` (like ``ModelError``), so callers can tell
     a refused input from a crash. ``reason`` is one English line.
     ``error_type`` names the child's exception class when there was one;
@@ -152,10 +171,12 @@ def run_in_child(
         job.update(
             result_path=str(result_path),
             parent_pid=os.getpid(),
+            network=limits.network,
             limits={
                 "memory_bytes": limits.memory_bytes,
                 "cpu_seconds": limits.cpu_seconds,
                 "file_bytes": limits.file_bytes,
+                "open_files": limits.open_files,
             },
         )
         job_path.write_text(json.dumps(job), encoding="utf-8")
@@ -197,6 +218,9 @@ def _child_env(workdir: Path, limits: ChildLimits, progress_fd: int) -> dict[str
         "PYTHONPATH": os.pathsep.join(python_path),
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
+        # libvips refuses its loaders built on libraries not hardened against hostile
+        # input (ImageMagick, SVG, FITS, MATLAB, …) in the child and in every tool it starts.
+        "VIPS_BLOCK_UNTRUSTED": "1",
         PROGRESS_FD_ENV: str(progress_fd),
     }
     if limits.threads is not None:
@@ -375,8 +399,31 @@ def _interpret(outcome: _Outcome, result_path: Path, limits: ChildLimits) -> dic
         )
     envelope = _read_envelope(result_path)
     if envelope is not None:
+        _note_network(str(envelope.get("network", "")), limits)
         return _from_envelope(envelope, outcome, limits)
     raise _failure_without_result(outcome, limits)
+
+
+_warned_network = False
+
+
+def _note_network(status: str, limits: ChildLimits) -> None:
+    """Warn (once per process) when a job ran with the network reachable against the setting."""
+    global _warned_network
+    if limits.network == "off" or status == ISOLATED or _warned_network:
+        return
+    _warned_network = True
+    log.warning("Media jobs run without network isolation: %s", status or "unknown")
+
+
+def network_isolation(timeout: float = 30.0) -> str:
+    """What a sandboxed child gets: "isolated" or "unavailable: <why>" (``museum doctor``)."""
+    limits = ChildLimits(memory_bytes=GIB, cpu_seconds=10, wall_seconds=timeout)
+    result = run_in_child("processing.sandbox_child:describe_isolation", {}, limits)
+    status = str(result.get("network", ""))
+    if status == ISOLATED and result.get("interfaces") != ["lo"]:
+        return f"unavailable: the child still sees {', '.join(result['interfaces'])}"
+    return status
 
 
 def _read_envelope(path: Path) -> dict[str, Any] | None:

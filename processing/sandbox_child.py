@@ -37,7 +37,14 @@ EXIT_REPORTED = 1
 CPU_GRACE_SECONDS = 2
 _REASON_MAX = 500
 _PR_SET_PDEATHSIG = 1
+_CLONE_NEWNET = 0x40000000
+_CLONE_NEWUSER = 0x10000000
+# What the child's network is: "isolated" (a namespace with only a loopback that is down),
+# "off" (isolation not asked for) or "unavailable: <why>"; see isolate_network().
+NETWORK_MODES = ("auto", "require", "off")
+ISOLATED = "isolated"
 _progress_fd: int | None = None  # set by main() in the sandbox; stderr otherwise
+_network = "off"  # set by main() in the sandbox
 
 
 def report_progress(percent: float, message: str) -> None:
@@ -77,11 +84,72 @@ def main(argv: list[str]) -> int:
     _take_progress_fd()
     faulthandler.enable()  # a segfault leaves a Python traceback in the parent's output tail
     _die_with_parent(int(job["parent_pid"]))
-    _apply_limits(job["limits"])
+    global _network
+    mode = str(job.get("network", "auto"))
+    _network = isolate_network(mode)
     result_path = Path(job["result_path"])
+    if mode == "require" and _network != ISOLATED:
+        reason = f"The job must run without network access, but {_network.split(': ', 1)[-1]}."
+        envelope = _envelope("sandbox_unavailable", reason[:_REASON_MAX], "")
+        _write_atomically(result_path, json.dumps(envelope | {"network": _network}))
+        return EXIT_REPORTED
+    _apply_limits(job["limits"])
     ok, text = _run(str(job["target"]), job.pop("payload"))
     _write_atomically(result_path, text)
     return 0 if ok else EXIT_REPORTED
+
+
+def isolate_network(mode: str) -> str:
+    """Move this process into a new, empty network namespace; say how that went.
+
+    Only a loopback interface exists there, and it is down, so neither the
+    target nor any tool it starts (ffmpeg, a decoder's delegate) can connect
+    anywhere: not to the internet, not to a service on the host's 127.0.0.1.
+    Unix sockets bound to file paths stay reachable (filesystem, not network);
+    the private working directory and clean environment are the guard there.
+
+    As root, ``unshare(CLONE_NEWNET)`` suffices; otherwise a user namespace
+    (mapping our own uid and gid onto themselves) grants the right to make
+    one. Must run while the process has one thread: the kernel refuses to
+    move a threaded process into a new user namespace.
+    """
+    if mode == "off":
+        return "off"
+    if not sys.platform.startswith("linux"):
+        return "unavailable: network namespaces exist only on Linux"
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(_CLONE_NEWNET) == 0:
+        return ISOLATED
+    first = ctypes.get_errno()
+    if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
+        with contextlib.suppress(OSError):  # without the maps the uid shows as "nobody"
+            Path("/proc/self/setgroups").write_text("deny")
+            Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1")
+            Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1")
+        return ISOLATED
+    second = ctypes.get_errno()
+    return (
+        "unavailable: the kernel refused a network namespace "
+        f"({os.strerror(first)}; with a user namespace: {os.strerror(second)})"
+    )
+
+
+def network_status() -> str:
+    """How :func:`main` left this child's network (for targets and ``museum doctor``)."""
+    return _network
+
+
+def describe_isolation(payload: dict[str, Any]) -> dict[str, Any]:
+    """A sandbox target that reports what it can see of the network (``museum doctor``)."""
+    try:
+        lines = Path("/proc/net/dev").read_text(encoding="utf-8").splitlines()[2:]
+    except OSError:
+        lines = []
+    interfaces = sorted(line.split(":", 1)[0].strip() for line in lines if ":" in line)
+    return {"network": _network, "interfaces": interfaces}
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -106,6 +174,8 @@ def _apply_limits(limits: dict[str, int]) -> None:
     _set_limit(resource.RLIMIT_CPU, cpu, cpu + CPU_GRACE_SECONDS)
     _set_limit(resource.RLIMIT_FSIZE, int(limits["file_bytes"]), int(limits["file_bytes"]))
     _set_limit(resource.RLIMIT_CORE, 0, 0)
+    if "open_files" in limits:
+        _set_limit(resource.RLIMIT_NOFILE, int(limits["open_files"]), int(limits["open_files"]))
 
 
 def _set_limit(which: int, soft: int, hard: int) -> None:
@@ -125,12 +195,13 @@ def _run(target: str, payload: dict[str, Any]) -> tuple[bool, str]:
         result = function(payload)
         if not isinstance(result, dict):
             raise TypeError(f"{target} returned {type(result).__name__}, not a dict")
-        return True, json.dumps({"ok": True, "result": result}, allow_nan=False)
+        ok = {"ok": True, "result": result, "network": _network}
+        return True, json.dumps(ok, allow_nan=False)
     except BaseException as exc:  # noqa: BLE001 - even SystemExit is the target's failure
         envelope = _error_envelope(exc)
         if envelope["code"] != "memory":  # formatting a traceback needs memory too
             _print_traceback(exc)
-    return False, json.dumps(envelope)
+    return False, json.dumps(envelope | {"network": _network})
 
 
 _MAP_FAILED = "failed to map segment from shared object"

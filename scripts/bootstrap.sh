@@ -23,12 +23,13 @@ APT_PACKAGES=(
   fonts-dejavu-core   # the font OCR test pages are rendered in
   gltfpack            # the reference the 3D pipeline is measured against (make bench, tests)
   time                # GNU time: peak memory of each benchmarked child (make bench)
+  postgresql-client   # pg_dump/pg_restore: `museum backup`/`restore` of a PostgreSQL catalog
+  nginx-light         # the front proxy the deployment tests run on free ports (deploy/nginx)
 )
 # Only `make bench` needs these (BOOTSTRAP_BENCH=1): servers it measures against, and a load
 # generator. Kept out of demo/test installs, where they would only start services on port 80.
 BENCH_APT_PACKAGES=(
   iipimage-server     # IIPImage, the dynamic IIIF anchor (no ImageMagick: no recommends)
-  nginx-light         # the static-file anchor, and FastCGI in front of iipsrv
   wrk                 # HTTP load generator
 )
 PYTHON=${PYTHON:-python3}
@@ -53,7 +54,23 @@ apt_install() {
   fi
   say "Installing Debian packages: $*"
   "${runner[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  "${runner[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+  # Installing nginx would start it on port 80 and enable it at boot; tests and `make bench`
+  # run their own on free ports. So while apt runs, policy-rc.d refuses every service start
+  # (unless the machine has a policy of its own), and on a systemd machine a freshly installed
+  # nginx is disabled again (docs/deploy.md enables it on a real server).
+  local policy=/usr/sbin/policy-rc.d added=0 status=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${runner[@]}" tee "$policy" >/dev/null
+    "${runner[@]}" chmod 755 "$policy"
+    added=1
+  fi
+  "${runner[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+    || status=$?
+  [ "$added" = 0 ] || "${runner[@]}" rm -f "$policy"
+  if [[ " $* " == *" nginx-light "* ]] && [ -d /run/systemd/system ]; then
+    "${runner[@]}" systemctl disable --now nginx.service >/dev/null 2>&1 || true
+  fi
+  return "$status"
 }
 
 system_packages() {

@@ -25,6 +25,7 @@ from server.auth import (
     start_session,
     throttle_keys,
     throttle_wait,
+    upgraded_hash,
 )
 from server.errors import N_, TooManyRequests
 from server.models import utcnow
@@ -101,9 +102,10 @@ async def login(request: Request) -> Response:
             retry_after=math.ceil(wait),
             seconds=math.ceil(wait),
         )
-    # Hashing takes ~0.1 s of CPU: off the event loop.
-    user_id = await museum.db.run(lambda s: _check(s, username, password), write=True)
-    if user_id is None:
+    # Hashing takes ~0.1 s of CPU: off the event loop, and in a read transaction, so that
+    # sign-ins never hold the catalog's write lock while they hash.
+    checked = await museum.db.run(lambda s: _check(s, username, password))
+    if checked is None:
         await museum.db.run(
             lambda s: record_failure(s, keys, settings.login_max_failures), write=True
         )
@@ -116,8 +118,11 @@ async def login(request: Request) -> Response:
     def open_session(session: Session) -> str:
         from server.models import User
 
+        user_id, new_hash = checked
         user = session.get(User, user_id)
         assert user is not None
+        if new_hash is not None:  # parameters were raised since this password was set
+            user.password_hash = new_hash
         if old is not None:  # a new id at every sign-in: a planted cookie is worth nothing
             end_session(session, old.session)
         token, _ = start_session(session, user, settings.session_lifetime, client)
@@ -134,9 +139,10 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _check(session: Session, username: str, password: str) -> int | None:
+def _check(session: Session, username: str, password: str) -> tuple[int, str | None] | None:
+    """The user's id and, when due, a rehash of the password; None when sign-in fails."""
     user = authenticate(session, username, password)
-    return None if user is None else user.id
+    return None if user is None else (user.id, upgraded_hash(user, password))
 
 
 async def logout(request: Request) -> Response:

@@ -26,13 +26,16 @@ from server.i18n import load_catalogs
 from server.iiif_cache import DiskCache, FastTiles, Lookups, TileAnswers, TileMemory
 from server.iiif_image import fast_render
 from server.jobs import JobService
+from server.metrics import build_registry
 from server.middleware import LanguageMiddleware, SecurityHeadersMiddleware
+from server.overload import Admission
 from server.queue import Queue
 from server.routes import build_routes
 from server.settings import Settings
 from server.state import Museum
 from server.storage import Store, atomic_file
 from server.tasks import job_handlers
+from server.telemetry import RequestTelemetry
 from server.trips.hub import close_trip_hub
 
 log = logging.getLogger(__name__)
@@ -126,6 +129,7 @@ def create_app(settings: Settings, viewer_dist: Path = VIEWER_DIST) -> Starlette
         viewer_assets=load_viewer_manifest(viewer_dist),
     )
     museum_ref["museum"] = museum
+    registry, http_metrics = build_registry(museum)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -143,6 +147,8 @@ def create_app(settings: Settings, viewer_dist: Path = VIEWER_DIST) -> Starlette
             Middleware(SecurityHeadersMiddleware),
             Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_SIZE),
             Middleware(LanguageMiddleware, default=settings.language),
+            # overload: a few requests at work, the rest in line for a while, then 503
+            Middleware(Admission, slots=settings.max_requests, wait=settings.request_wait),
             Middleware(AuthMiddleware),
         ],
         exception_handlers={
@@ -152,7 +158,11 @@ def create_app(settings: Settings, viewer_dist: Path = VIEWER_DIST) -> Starlette
         },
         lifespan=lifespan,
     )
+    # Around everything, Starlette's own error layer too: the request id, the access log and
+    # the HTTP metrics see every answer, a 500 and its logged traceback included.
+    app.middleware_stack = RequestTelemetry(app.build_middleware_stack(), metrics=http_metrics)
     app.state.museum = museum
+    app.state.metrics = registry
     app.state.iiif_lookups = lookups
     app.state.iiif_answers = answers
     app.state.iiif_tiles = TileMemory()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 import unicodedata
@@ -35,9 +36,11 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from server.db import Database
 from server.errors import N_, Forbidden, MuseumError, Unauthorized
+from server.handlers import handle_museum_error
 from server.models import ROLES, LoginThrottle, User, UserSession, utcnow
-from server.policy import Rule, has_permission, role_of
+from server.policy import MACHINE_PERMISSIONS, Rule, has_permission, may_monitor, role_of
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +226,26 @@ def _cookies(scope: Scope) -> dict[str, str]:
     return jar
 
 
+class _NeedsWrite(Exception):
+    """The session row must change (touched, or gone): read again under the write lock."""
+
+
+async def _current_session(db: Database, token: str, idle: float) -> CurrentUser | None:
+    """:func:`load_session`, in a read-only transaction unless the row must change (about
+    once a minute per session), so most signed-in requests never wait for the write lock."""
+
+    def read(session: Session) -> CurrentUser | None:
+        user = load_session(session, token, idle)
+        if session.dirty or session.deleted:
+            raise _NeedsWrite
+        return user
+
+    try:
+        return await db.run(read)
+    except _NeedsWrite:
+        return await db.run(lambda s: load_session(s, token, idle), write=True)
+
+
 class AuthMiddleware:
     """Sets ``request.state.user`` from the session cookie (None for visitors).
 
@@ -244,7 +267,12 @@ class AuthMiddleware:
         if token and len(token) <= 128:
             museum = scope["app"].state.museum
             idle = museum.settings.session_idle
-            state["user"] = await museum.db.run(lambda s: load_session(s, token, idle), write=True)
+            try:
+                state["user"] = await _current_session(museum.db, token, idle)
+            except MuseumError as exc:  # a busy catalog: 503 + Retry-After, as in a route
+                response = await handle_museum_error(Request(scope), exc)
+                await response(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -296,9 +324,12 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     ok = verify_password(user.password_hash if user is not None else None, password)
     if not ok or user is None or not user.active:
         return None
-    if HASHER.check_needs_rehash(user.password_hash):
-        user.password_hash = HASHER.hash(password)
     return user
+
+
+def upgraded_hash(user: User, password: str) -> str | None:
+    """A new hash of the (just verified) password when the stored one uses older parameters."""
+    return HASHER.hash(password) if HASHER.check_needs_rehash(user.password_hash) else None
 
 
 def validate_role(role: str) -> str:
@@ -376,12 +407,35 @@ async def check_csrf(request: Request, public_base_url: str) -> None:
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+# A proxy relays a visitor's request with one of these: such a request is not local.
+PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def monitor_allowed(request: Request) -> bool:
+    """The "monitor" permission for this request (:func:`server.policy.may_monitor`)."""
+    try:
+        loopback = ipaddress.ip_address(client_address(request)).is_loopback
+    except ValueError:  # "testclient", a Unix socket's empty address
+        loopback = False
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    bearer = credentials.strip() if scheme.lower() == "bearer" else None
+    proxied = any(name in request.headers for name in PROXY_HEADERS)
+    token: str = request.app.state.museum.settings.metrics_token
+    return may_monitor(loopback, proxied, bearer, token)
 
 
 def guard(rule: Rule, endpoint: Endpoint) -> Endpoint:
     async def guarded(request: Request) -> Response:
         user = current_user(request)
-        if not has_permission(role_of(user), rule.permission):
+        if rule.permission in MACHINE_PERMISSIONS:
+            if not monitor_allowed(request):
+                raise Forbidden(
+                    N_(
+                        "Only the monitoring system may read this: ask from this machine, "
+                        "or send the metrics token (MUSEUM_METRICS_TOKEN)."
+                    )
+                )
+        elif not has_permission(role_of(user), rule.permission):
             if user is None:
                 raise Unauthorized(N_("Please sign in to continue."))
             raise Forbidden(N_("Your role does not allow this."))

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from server import __version__
 from server.cli_annotations import annotations_group
+from server.cli_backup import BACKUP_COMMANDS
 from server.cli_captions import captions
 from server.cli_catalog import catalog, import_seed, report
 from server.cli_common import (
@@ -94,8 +95,15 @@ def _serve(ui: Ui, host: str | None, port: int | None) -> None:
         host=bind_host,
         port=bind_port,
         log_level=ui.settings.log_level,
+        log_config=None,  # uvicorn's loggers go through ours (configure_logging)
+        access_log=False,  # server.telemetry writes the access line, with the request id
         server_header=False,
-        proxy_headers=False,
+        # Behind nginx: the client's address and scheme from X-Forwarded-For/-Proto, believed
+        # only from MUSEUM_TRUSTED_PROXIES (docs/deploy.md); nobody's when it is empty.
+        proxy_headers=bool(ui.settings.trusted_proxies),
+        forwarded_allow_ips=ui.settings.trusted_proxies or None,
+        # Overload: beyond this many connections and requests, 503 at once (docs/security.md).
+        limit_concurrency=ui.settings.max_concurrency,
     )
 
 
@@ -401,6 +409,8 @@ main.add_command(exhibitions)
 main.add_command(annotations_group)
 main.add_command(users)
 main.add_command(uploads)
+for _command in BACKUP_COMMANDS:  # backup, restore, fixity
+    main.add_command(_command)
 
 
 def help_language() -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from server.errors import N_, MuseumError
+from server.errors import N_, MuseumError, disk_full_error
 from server.i18n import load_catalogs
 from server.settings import Settings, SettingsError
 
@@ -58,13 +57,17 @@ def reported_errors(ui: Ui) -> Iterator[None]:
                 f"  line {problem.line}, {problem.column}: {problem.message}", markup=False
             )
         raise click.ClickException(exc.render(ui.gettext)) from exc
+    except OSError as exc:
+        if (full := disk_full_error(exc)) is None:
+            raise
+        raise click.ClickException(full.render(ui.gettext)) from exc
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Every log line to stderr, as JSON or text (MUSEUM_LOG_FORMAT; see server.logs)."""
+    from server.logs import configure
+
+    configure(settings.log_level, settings.log_format)
 
 
 def prepare_database(ui: Ui, force: bool = False) -> None:

@@ -12,17 +12,22 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
+from anyio.lowlevel import RunVar
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
-from server.errors import N_, ServiceUnavailable
+from server.errors import N_, InsufficientStorage, ServiceUnavailable
 
 T = TypeVar("T")
 
 WRITE_OPTION = "museum_write"
+SQLITE_POOL_OVERFLOW = 64
+MAX_SLOTS = 32  # of anyio's 40 threads: the rest stay free for file reads
 
 
 def normalize_url(url: str) -> str:
@@ -42,6 +47,10 @@ def create_database_engine(url: str, busy_timeout: float = 5.0) -> Engine:
     engine = create_engine(
         url,
         connect_args={"timeout": busy_timeout, "check_same_thread": False},
+        # A connection for every thread that may want one (anyio's pool has 40): waiting in
+        # the pool and then again for busy_timeout would answer "busy" late, and a pool
+        # timeout would be a 500. SQLite connections are cheap file handles.
+        max_overflow=SQLITE_POOL_OVERFLOW,
         future=True,
     )
     event.listen(engine, "connect", partial(_configure_sqlite, busy_ms=int(busy_timeout * 1000)))
@@ -79,6 +88,16 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, future=True)
         writer = self.engine.execution_options(**{WRITE_OPTION: True})
         self.write_sessions = sessionmaker(writer, expire_on_commit=False, future=True)
+        # Under overload a request waits for one of these slots (no more than the pool lends
+        # connections) on the event loop, at most busy_timeout, then gets 503 — rather than
+        # queueing without end for a thread, or 30 s for a connection and the pool's
+        # TimeoutError (a 500).
+        self.slot_wait = busy_timeout
+        self.slot_count = MAX_SLOTS
+        pool = self.engine.pool
+        if isinstance(pool, QueuePool) and pool._max_overflow >= 0:
+            self.slot_count = min(MAX_SLOTS, pool.size() + pool._max_overflow)
+        self._slots: RunVar[anyio.CapacityLimiter] = RunVar(f"museum-db-slots-{id(self)}")
 
     @property
     def dialect(self) -> str:
@@ -101,11 +120,38 @@ class Database:
         except OperationalError as exc:
             if "locked" in str(exc.orig) or "busy" in str(exc.orig):
                 raise ServiceUnavailable(N_("The catalog is busy; please try again.")) from exc
+            if "disk is full" in str(exc.orig):  # SQLITE_FULL: the transaction rolled back
+                raise InsufficientStorage(
+                    N_("The museum's disk is full; nothing was changed. Tell an administrator.")
+                ) from exc
             raise
 
     async def run(self, fn: Callable[[Session], T], write: bool = False) -> T:
-        """Run ``fn(session)`` in the thread pool, inside one transaction."""
-        return await anyio.to_thread.run_sync(self.call, fn, write)
+        """Run ``fn(session)`` in the thread pool, inside one transaction.
+
+        503 (:class:`ServiceUnavailable`) when no connection slot frees within busy_timeout.
+        """
+        slots = self._slot_limiter()
+        try:
+            with anyio.fail_after(self.slot_wait):
+                await slots.acquire()
+        except TimeoutError:
+            raise ServiceUnavailable(
+                N_("The museum is very busy; please try again in a moment.")
+            ) from None
+        try:
+            return await anyio.to_thread.run_sync(self.call, fn, write)
+        finally:
+            slots.release()
+
+    def _slot_limiter(self) -> anyio.CapacityLimiter:
+        """This event loop's :attr:`slot_count` slots."""
+        try:
+            return self._slots.get()
+        except LookupError:
+            limiter = anyio.CapacityLimiter(self.slot_count)
+            self._slots.set(limiter)
+            return limiter
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

@@ -190,6 +190,92 @@ def check_chromium() -> Check:
     return replace(check, required=False)
 
 
+def check_network_isolation(settings: Settings) -> Check:
+    """Whether media jobs run cut off from the network (a namespace of their own)."""
+    from processing.sandbox import SandboxError, network_isolation
+
+    name = N_("network isolation")
+    if settings.sandbox_network == "off":
+        return Check(name, False, N_("off"), "MUSEUM_SANDBOX_NETWORK=auto", required=False)
+    try:
+        status = network_isolation()
+    except SandboxError as exc:
+        status = f"unavailable: {exc.reason}"
+    if status == "isolated":
+        return Check(name, True, N_("available"))
+    return Check(
+        name,
+        False,
+        N_("unavailable") + f" ({status.removeprefix('unavailable: ')})",
+        N_("allow network namespaces (root, or unprivileged user namespaces in the kernel)"),
+        required=settings.sandbox_network == "require",
+    )
+
+
+# Programs and Debian packages that must never be on a machine that decodes uploads:
+# ImageMagick's and Ghostscript's coders have a long record of remote code execution
+# (ImageTragick, CVE-2016-3714; Ghostscript sandbox escapes). libvips' "magickload" uses
+# libMagickCore (a dependency of libvips42), which stays blocked as an untrusted loader.
+DANGEROUS_PROGRAMS = ("magick", "gs", "gsc", "gsx", "convert", "identify", "mogrify")
+DANGEROUS_PACKAGES = (
+    "imagemagick",
+    "imagemagick-6.q16",
+    "imagemagick-6.q16hdri",
+    "imagemagick-7.q16",
+    "graphicsmagick",
+    "ghostscript",
+    "libgs10",
+    "libgs9",
+)
+
+
+def dangerous_converters() -> list[str]:
+    """ImageMagick/Ghostscript programs on PATH and their installed Debian packages."""
+    found = [
+        f"{name} ({path})"
+        for name in DANGEROUS_PROGRAMS
+        if (path := shutil.which(name)) is not None and _is_magick_or_ghostscript(name, path)
+    ]
+    if shutil.which("dpkg-query") is not None:
+        listing = _run("dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\\n")
+        installed = {
+            line.split()[0] for line in listing.splitlines() if line.endswith(" installed")
+        }
+        found += [
+            f"{package} (Debian package)" for package in DANGEROUS_PACKAGES if package in installed
+        ]
+    return found
+
+
+def _is_magick_or_ghostscript(name: str, path: str) -> bool:
+    """``convert``, ``identify`` and ``mogrify`` are common names: count them only when they
+    resolve to ImageMagick's or GraphicsMagick's program, by its real name or its bytes."""
+    if name in ("magick", "gs", "gsc", "gsx"):
+        return True
+    real = Path(path).resolve()
+    if real.name == "gm" or any(w in real.name.lower() for w in ("magick", "-im6", "-im7")):
+        return True
+    try:
+        with real.open("rb") as handle:
+            head = handle.read(4 * 1024**2)
+    except OSError:
+        return False
+    return head.startswith(b"\x7fELF") and (b"ImageMagick" in head or b"GraphicsMagick" in head)
+
+
+def check_no_dangerous_converters() -> Check:
+    found = dangerous_converters()
+    name = N_("ImageMagick / Ghostscript absent")
+    if not found:
+        return Check(name, True, N_("absent"))
+    return Check(
+        name,
+        False,
+        ", ".join(found)[:200],
+        N_("remove them: apt-get purge imagemagick* graphicsmagick* ghostscript"),
+    )
+
+
 def run_checks(settings: Settings, viewer_dist: Path) -> list[Check]:
     return [
         Check("python", True, sys.version.split()[0]),
@@ -198,6 +284,8 @@ def run_checks(settings: Settings, viewer_dist: Path) -> list[Check]:
         check_disk(settings),
         *check_ffmpeg(),
         check_libvips(),
+        check_network_isolation(settings),
+        check_no_dangerous_converters(),
         check_open3d(),
         check_trimesh(),
         *check_tesseract(),

@@ -7,6 +7,7 @@ error reads correctly on a Vietnamese page, an English API call and a terminal.
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 
@@ -89,6 +90,16 @@ class ValidationError(MuseumError):
 class InsufficientStorage(MuseumError):
     status = 507
     code = "insufficient_storage"
+
+
+def disk_full_error(exc: BaseException) -> InsufficientStorage | None:
+    """A clear 507 for a write that ran out of space (ENOSPC, EDQUOT), else None. The free
+    space reserve is checked before work starts, but others may fill the disk meanwhile."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InsufficientStorage(
+            N_("The museum's disk is full; nothing was kept. Tell an administrator.")
+        )
+    return None
 
 
 class ServiceUnavailable(MuseumError):

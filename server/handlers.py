@@ -17,8 +17,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from server.errors import MuseumError, TooManyRequests, Unauthorized, code_for_status
+from server.errors import (
+    MuseumError,
+    TooManyRequests,
+    Unauthorized,
+    code_for_status,
+    disk_full_error,
+)
 from server.state import get_museum
+from server.telemetry import loggable_path
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +120,15 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     )
 
 
+def _path(request: Request) -> str:
+    """The path as a log may show it: no signed-link token, no raw control characters."""
+    return loggable_path(request.url.path)
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    if (full := disk_full_error(exc)) is not None:  # a clear refusal, not an internal error
+        log.error("disk full on %s %s: %s", request.method, _path(request), exc)
+        return await handle_museum_error(request, full)
+    log.error("unhandled error on %s %s", request.method, _path(request), exc_info=exc)
     code, message = code_for_status(500)
     return error_response(request, 500, code, _translator(request)(message))

@@ -367,9 +367,12 @@ SOURCE_ENTRIES = 4096
 def _load_source(identifier: str, folder: Path) -> ImageSource:
     import pyvips
 
+    from processing.images.probe import configure_vips
+
+    configure_vips()  # libvips' untrusted loaders blocked in the serving process too
     stored = json.loads((folder / "iiif" / "info.json").read_text("utf-8"))
     tiles = (stored.get("tiles") or [{}])[0]
-    header = pyvips.Image.new_from_file(str(folder / "pyramid.tif"), access="sequential")
+    header = pyvips.Image.tiffload(str(folder / "pyramid.tif"), access="sequential")
     pages = header.get("n-pages") if "n-pages" in header.get_fields() else 1
     return ImageSource(
         identifier=identifier,

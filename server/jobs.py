@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from server.db import Database
 from server.errors import N_, NotFound, ValidationError
+from server.logs import log_context
 from server.models import Job, JobEvent, utcnow
 from server.queue import Queue
 from server.settings import Settings
@@ -334,6 +335,11 @@ class JobService:
         claim = self.claim(job_id, worker)
         if claim is None:
             return
+        with log_context(job_id=claim.job_id, job_kind=claim.kind):  # on every line it logs
+            self._run(claim)
+
+    def _run(self, claim: Claim) -> None:
+        job_id = claim.job_id
         handler = self.handlers.get(claim.kind)
         if handler is None:
             self.fail(claim, f"no handler for job kind {claim.kind!r}")

@@ -15,6 +15,9 @@ Range support):
   ``?exp=&uid=&sig=`` query) — served ``private, no-store``;
 * anything else is "not found", exactly like a file that does not exist.
 
+Behind nginx with ``MUSEUM_ACCEL_REDIRECT`` set, the file itself is then sent by nginx
+(:mod:`server.accel`), with the headers decided here.
+
 To keep public files fast, each process remembers an asset's answer for
 :data:`ACCESS_SECONDS` (one catalog query per asset and role every few seconds, shared by
 concurrent requests): a change of access reaches ``/media`` within that time. A signed
@@ -36,6 +39,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 from starlette.types import Scope
 
+from server.accel import via_proxy
 from server.audit import Actor
 from server.errors import N_, NotFound
 from server.iiif_cache import Lookups
@@ -150,7 +154,8 @@ class MediaFiles(ImmutableStaticFiles):
         if scope.get(_PRIVATE_FLAG):
             response.headers["cache-control"] = PRIVATE_CACHE
             response.headers["x-robots-tag"] = "noindex"
-        return response
+        museum = scope["app"].state.museum
+        return via_proxy(response, museum.settings, museum.store.root)
 
     async def _decide(
         self, scope: Scope, asset_id: str, version: str, relative: str, link: SignedLink | None

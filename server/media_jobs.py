@@ -8,11 +8,12 @@ one stays live until the new one is published.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from pathlib import Path
@@ -34,11 +35,15 @@ from server.jobs import JobContext, JobRefused
 from server.models import Asset, AssetText, Record
 from server.search import index_record
 from server.settings import Settings, env_name
+from server.storage import free_space, staging_name
 
 LOD_NAMES = ("high", "web", "thumb", "preview")
 TEXTURE_SIZES = (4096, 2048, 1024, 512)
 # Codes that mean the input itself is the problem: retrying cannot help.
-RETRYABLE = {"crashed", "wall_time", "memory", "cpu_time", "file_size"}
+# sandbox_unavailable is the machine's (MUSEUM_SANDBOX_NETWORK=require without namespaces).
+RETRYABLE = {"crashed", "wall_time", "memory", "cpu_time", "file_size", "sandbox_unavailable"}
+# How a pipeline's reason says a write ran out of space (ENOSPC, EDQUOT): retried too.
+DISK_FULL = (os.strerror(errno.ENOSPC), os.strerror(errno.EDQUOT))
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -101,6 +106,7 @@ def child_limits(settings: Settings) -> ChildLimits:
         memory_bytes=settings.job_memory,
         cpu_seconds=settings.job_cpu_seconds,
         wall_seconds=settings.job_timeout,
+        network=settings.sandbox_network,
     )
 
 
@@ -313,7 +319,8 @@ def _publish(
 ) -> dict[str, Any]:
     """Run a pipeline on the asset's original and publish its output as ``version``."""
     store = context.store
-    source_dir = store.tmp / f"source-{uuid.uuid4().hex}"
+    _check_space(context)
+    source_dir = store.tmp / staging_name("source")
     source_dir.mkdir(parents=True)
     try:
         # Pipelines recognise some text formats (OBJ, XYZ) by their name too.
@@ -326,8 +333,9 @@ def _publish(
             except Failure as exc:
                 # "code: detail" — the code lets a page show the summary in the reader's language.
                 message = f"{exc.code}: {exc.reason}"
-                if exc.code in RETRYABLE:
-                    raise RuntimeError(message) from exc
+                if exc.code in RETRYABLE or any(text in exc.reason for text in DISK_FULL):
+                    raise RuntimeError(message) from exc  # not the input's fault: retry
+                _check_space(context)  # the disk, not the input, may have failed it
                 raise JobRefused(message) from exc
             for item in out.iterdir():
                 item.rename(folder / item.name)
@@ -335,6 +343,17 @@ def _publish(
     finally:
         shutil.rmtree(source_dir, ignore_errors=True)
     return report
+
+
+def _check_space(context: JobContext) -> None:
+    """Below the free-space reserve (MUSEUM_MIN_FREE_DISK) a job fails its attempt and is
+    retried later, rather than start work it cannot finish or blame its input for it."""
+    free = free_space(context.store.tmp)
+    if free < context.settings.min_free_disk:
+        raise RuntimeError(
+            f"disk_full: {free} bytes free, below MUSEUM_MIN_FREE_DISK "
+            f"({context.settings.min_free_disk}); retried later"
+        )
 
 
 def _record(

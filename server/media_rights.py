@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
+from server.accel import via_proxy
 from server.auth import client_address, current_user
 from server.errors import N_, Forbidden, NotFound
 from server.i18n import localized
@@ -235,7 +236,8 @@ async def original(request: Request) -> Response:
     }
     if answer != "public":
         headers["x-robots-tag"] = "noindex"
-    return FileResponse(file, media_type=asset.media_type or None, headers=headers)
+    response = FileResponse(file, media_type=asset.media_type or None, headers=headers)
+    return via_proxy(response, museum.settings, museum.store.root)  # nginx sends it, if set
 
 
 def _no_media(asset_id: str) -> NotFound:

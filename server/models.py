@@ -636,6 +636,18 @@ class Trip(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class FixityCheck(Base):
+    """When an original was last re-hashed by ``museum fixity``, and what was found, so a
+    rotating audit re-hashes the least recently checked first (promise D3)."""
+
+    __tablename__ = "fixity_checks"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    detail: Mapped[str] = mapped_column(String(255), default="")  # what was wrong, if anything
+
+
 # Engine-specific search structures live outside the ORM: SQLite's FTS5 table
 # (and its shadow tables) and PostgreSQL's generated tsvector column.
 ENGINE_SPECIFIC = ("record_fts",)

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server import __version__
+from server import __version__, openapi_services
 from server.admin import PROGRESS_SCHEMA
 from server.api_params import MAX_LIMIT, MAX_QUERY_LENGTH
 from server.report import PLAN_FIRST_YEAR, today_in_vietnam
@@ -279,6 +279,9 @@ SCHEMAS["SearchResult"] = page_of(
 SCHEMAS["RecordPage"] = page_of("RecordSummary")
 SCHEMAS["Progress"] = PROGRESS_SCHEMA
 SCHEMAS["PlaceListItem"] = {"allOf": [ref("Place"), obj({"links": _links("self")})]}
+SCHEMAS["OpenAPI"] = obj(
+    {"openapi": {"type": "string"}, "info": {"type": "object"}, "paths": {"type": "object"}}
+)
 SCHEMAS["List"] = {
     "type": "object",
     "properties": {"items": {"type": "array"}},
@@ -300,7 +303,18 @@ def _ok(schema: str) -> dict[str, Any]:
         "304": {"description": "Not modified (If-None-Match matched the ETag)"},
         "400": _error("A parameter is not valid; `error.parameter` names it"),
         "404": _error("Not found, or not public"),
+        "503": _error(
+            "The museum is very busy or its catalog is unreachable; retry after `Retry-After` s"
+        ),
     }
+
+
+def _limited(path: dict[str, Any]) -> dict[str, Any]:
+    """An operation with a per-client budget (``MUSEUM_SEARCH_LIMIT``): 429 beyond it."""
+    path["get"]["responses"]["429"] = _error(
+        "Too many requests from this client; retry after `Retry-After` seconds"
+    )
+    return path
 
 
 def _query(
@@ -356,17 +370,19 @@ def _staff(path: dict[str, Any]) -> dict[str, Any]:
 
 
 PATHS: dict[str, Any] = {
-    "/api/v1/search": _get(
-        "Search the catalog (diacritic-insensitive Vietnamese), with facets",
-        "SearchResult",
-        [
-            _query("q", {"type": "string", "maxLength": MAX_QUERY_LENGTH}, "Search text"),
-            _query("exact", {"type": "boolean"}, "Match diacritics exactly (Êđê b ≠ ƀ)"),
-            LIMIT,
-            CURSOR,
-            LANG,
-            *FACET_PARAMETERS,
-        ],
+    "/api/v1/search": _limited(
+        _get(
+            "Search the catalog (diacritic-insensitive Vietnamese), with facets",
+            "SearchResult",
+            [
+                _query("q", {"type": "string", "maxLength": MAX_QUERY_LENGTH}, "Search text"),
+                _query("exact", {"type": "boolean"}, "Match diacritics exactly (Êđê b ≠ ƀ)"),
+                LIMIT,
+                CURSOR,
+                LANG,
+                *FACET_PARAMETERS,
+            ],
+        )
     ),
     "/api/v1/records": _get(
         "List records by id",
@@ -461,26 +477,53 @@ def _export_path() -> dict[str, Any]:
     }
 
 
+def _self_path() -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": "This document (OpenAPI 3.1)",
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "headers": {"ETag": {"schema": {"type": "string"}}},
+                    "content": {"application/json": {"schema": ref("OpenAPI")}},
+                },
+                "304": {"description": "Not modified (If-None-Match matched the ETag)"},
+            },
+        }
+    }
+
+
+DESCRIPTION = (
+    "Open data of the Đắk Lắk provincial heritage catalog. Anonymous, read-only; "
+    "every `/api/v1` response carries an ETag and CORS `*`. Errors share one shape (Error). "
+    "Besides the JSON API: IIIF Image API 3.0 and Presentation API 3.0 (`/iiif/3/…`), "
+    "OAI-PMH 2.0 (`/oai`), the sitemap, the province outline and the health checks. "
+    "Not described here: the HTML pages, the staff and admin screens, resumable uploads "
+    "(tus, `/uploads/`) and WebSockets, which need a signed-in session and a CSRF token "
+    "or are pages for people, not machines; nor `/metrics`, which only the monitoring "
+    "system may read."
+)
+
+
 def document(base: str) -> dict[str, Any]:
     paths = {
         **PATHS,
         "/api/v1/progress": _progress_path(),
         "/api/v1/exports/catalog.{fmt}": _export_path(),
+        "/api/openapi.json": _self_path(),
+        **openapi_services.PATHS,
     }
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Đắk Lắk Digital Heritage Museum API",
             "version": __version__,
-            "description": (
-                "Open data of the Đắk Lắk provincial heritage catalog. Anonymous, read-only; "
-                "every response carries an ETag and CORS `*`. Errors share one shape (Error)."
-            ),
+            "description": DESCRIPTION,
             "license": {"name": "CC0-1.0 (catalog data)", "identifier": "CC0-1.0"},
         },
         "servers": [{"url": base}],
         "paths": paths,
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": {**SCHEMAS, **openapi_services.SCHEMAS}},
     }
 
 

@@ -10,6 +10,7 @@ answers with this module.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -69,6 +70,9 @@ PERMISSIONS = {
     "publish": "curator",  # publish / withdraw, access and embargo, revert, moderation
     "admin": "admin",  # users and the audit log
 }
+# Permissions no role has, whoever signs in: how the request arrives grants them.
+# "monitor": the metrics scrape (/metrics), from this machine or with MUSEUM_METRICS_TOKEN.
+MACHINE_PERMISSIONS = frozenset({"monitor"})
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,19 @@ def rank(role: str) -> int:
 
 
 def has_permission(role: str, permission: str) -> bool:
+    if permission in MACHINE_PERMISSIONS:
+        return False
     return rank(role) >= rank(PERMISSIONS[permission])
+
+
+def may_monitor(from_loopback: bool, proxied: bool, bearer: str | None, token: str) -> bool:
+    """The "monitor" permission: a request from this machine that no proxy relayed (a proxy
+    on this machine would make every visitor look local), or one with the configured token."""
+    if from_loopback and not proxied:
+        return True
+    if not token or bearer is None:
+        return False
+    return hmac.compare_digest(bearer.encode(), token.encode())
 
 
 def access_levels_for(role: str) -> tuple[str, ...]:

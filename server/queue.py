@@ -67,6 +67,10 @@ class Queue:
             storage.conn.ping()
         else:
             storage.queue_size()
+            # Huey keeps one connection open, and it outlives its file: a deleted queue
+            # (or an unmounted data disk) would keep answering while nobody reads it.
+            if not Path(storage.filename).is_file():
+                raise FileNotFoundError(f"the queue file is gone: {storage.filename}")
         return time.perf_counter() - started
 
     def consumer(self, workers: int) -> Any:

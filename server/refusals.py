@@ -68,8 +68,12 @@ SUMMARIES: dict[str, str] = {
     "wall_time": N_("Processing took longer than its time limit."),
     "file_size": N_("Processing tried to write a file larger than its limit."),
     "crashed": N_("The processing program stopped unexpectedly."),
+    "sandbox_unavailable": N_(
+        "Processing must run cut off from the network, and this server cannot do that."
+    ),
     "failed": N_("Processing failed."),
     "output_exists": N_("The output folder is not empty."),
+    "disk_full": N_("The museum's disk is nearly full; processing is retried later."),
 }
 UNKNOWN = N_("The input was refused.")
 

@@ -36,6 +36,7 @@ from server import (
     openapi,
     ops,
     pages,
+    rate_limits,
     report_downloads,
     reprocess,
     review,
@@ -82,12 +83,15 @@ def WebSocket(  # a guarded WebSocket route: the rule and the Origin checked at 
 
 
 def build_routes(settings: Settings, viewer_dist: Path) -> list[BaseRoute]:
+    searches = rate_limits.search_budget(settings)  # the page and the API share one budget
     return [
         # Public pages
         Route("/", pages.home, VIEW, name="home"),
         Route("/items/{record_id:str}", pages.item, VIEW_RECORD, name="item"),
         Route("/items/{record_id:str}/qr.svg", pages.item_qr, VIEW_RECORD, name="item_qr"),
-        Route("/search", pages.search_page, VIEW, name="search_page"),
+        rate_limits.limit_route(
+            Route("/search", pages.search_page, VIEW, name="search_page"), searches
+        ),
         Route("/exhibitions", exhibition_pages.exhibition_list, VIEW, name="exhibition_list"),
         Route(
             "/exhibitions/{exhibition_id:str}",
@@ -109,7 +113,9 @@ def build_routes(settings: Settings, viewer_dist: Path) -> list[BaseRoute]:
         Mount(
             "/api/v1",
             routes=[
-                Route("/search", api.search_records, VIEW, name="search"),
+                rate_limits.limit_route(
+                    Route("/search", api.search_records, VIEW, name="search"), searches
+                ),
                 Route("/records", api.list_records, VIEW, name="records"),
                 Route("/records/{record_id:str}", api.record_detail, VIEW_RECORD, name="record"),
                 Route("/collections", api.list_collections, VIEW, name="collections"),
@@ -690,4 +696,6 @@ def build_routes(settings: Settings, viewer_dist: Path) -> list[BaseRoute]:
         # Operations
         Route("/healthz", ops.healthz, VIEW, name="healthz"),
         Route("/readyz", ops.readyz, VIEW, name="readyz"),
+        # from this machine or with MUSEUM_METRICS_TOKEN, whoever is signed in (server.policy)
+        Route("/metrics", ops.metrics, Rule("monitor"), name="metrics"),
     ]

@@ -173,6 +173,70 @@ def _parse_choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
     return parse
 
 
+def _parse_token(name: str, raw: str) -> str:
+    """A shared secret: empty (none), or 16 to 256 visible ASCII characters."""
+    value = raw.strip()
+    if value and not (16 <= len(value) <= 256 and all("!" <= c <= "~" for c in value)):
+        raise SettingsError(
+            name,
+            "…",  # never echo a secret back
+            "phải trống hoặc gồm 16 đến 256 ký tự ASCII in được, không có khoảng trắng",
+            "must be empty or 16 to 256 printable ASCII characters without spaces",
+        )
+    return value
+
+
+def _parse_rate(name: str, raw: str) -> str:
+    """A per-client budget such as ``300/minute`` or ``20 per 10 seconds``; ``0``: no limit."""
+    import limits
+
+    value = " ".join(raw.strip().lower().split())
+    if value in ("0", "off"):
+        return "0"
+    try:
+        limits.parse(value)
+    except ValueError:
+        raise SettingsError(
+            name,
+            raw,
+            "phải là số lần trong một khoảng thời gian, như 300/minute, hoặc 0 (không giới hạn)",
+            "must be a count per period, such as 300/minute, or 0 (no limit)",
+        ) from None
+    return value
+
+
+def _parse_proxies(name: str, raw: str) -> str:
+    """Comma-separated IP addresses or networks (or ``*``); empty: no proxy is trusted."""
+    import ipaddress
+
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    for part in parts:
+        try:
+            if part != "*":
+                ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise SettingsError(
+                name,
+                raw,
+                "phải là các địa chỉ IP hoặc dải mạng, cách nhau bởi dấu phẩy, như 127.0.0.1",
+                "must be IP addresses or networks separated by commas, such as 127.0.0.1",
+            ) from None
+    return ",".join(parts)
+
+
+def _parse_accel_prefix(name: str, raw: str) -> str:
+    """An internal location of the front proxy, such as ``/_museum_files/``; empty: none."""
+    value = raw.strip()
+    if value and not re.fullmatch(r"/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*/)+", value):
+        raise SettingsError(
+            name,
+            raw,
+            "phải là một đường dẫn như /_museum_files/ (bắt đầu và kết thúc bằng /)",
+            "must be a path such as /_museum_files/ (starting and ending with /)",
+        )
+    return value
+
+
 def setting(default: Any, parse: Callable[[str, str], Any], help: str) -> Any:
     """Declare a settings field with its parser and help text."""
     return field(default=default, metadata={"parse": parse, "help": help})
@@ -429,6 +493,61 @@ class Settings:
     )
     contribution_max_size: int = setting(
         200 * 1024**2, parse_size, "Largest photo or recording the public may send, e.g. 200M."
+    )
+    sandbox_network: str = setting(
+        "auto",
+        _parse_choice(("auto", "require", "off")),
+        "Cut media jobs off the network (a network namespace): auto (when the kernel allows), "
+        "require (refuse to run a job without it) or off.",
+    )
+    log_format: str = setting(
+        "auto",
+        _parse_choice(("auto", "json", "text")),
+        "Log lines: json (one object per line), text, or auto (text on a terminal, else json).",
+    )
+    metrics_token: str = setting(
+        "",
+        _parse_token,
+        "Bearer token that lets a scraper on another machine read /metrics. "
+        "Empty: only requests from this machine (loopback, not via a proxy).",
+    )
+    max_concurrency: int = setting(
+        1000,
+        _parse_int(1, 1_000_000),
+        "Connections and requests one `museum serve` process holds at once (WebSockets "
+        "included); beyond them it answers 503 at once instead of queueing.",
+    )
+    search_limit: str = setting(
+        "300/minute",
+        _parse_rate,
+        "Searches one address may make (the search page and API together), e.g. 300/minute or "
+        "20 per 10 seconds; beyond it, 429 with Retry-After. 0: no limit.",
+    )
+    max_requests: int = setting(
+        8,
+        _parse_int(1, 10_000),
+        "Requests one server process works on at once; the next wait in line "
+        "(MUSEUM_REQUEST_WAIT). More at once only makes each slower on one core.",
+    )
+    request_wait: float = setting(
+        2.0,
+        _parse_seconds(0.1, 60),
+        "Seconds a request waits in line for MUSEUM_MAX_REQUESTS before it gets 503 with "
+        "Retry-After.",
+    )
+    trusted_proxies: str = setting(
+        "",
+        _parse_proxies,
+        "Reverse proxies (nginx) whose X-Forwarded-For and X-Forwarded-Proto `museum serve` "
+        "believes: IP addresses or networks, comma-separated, e.g. 127.0.0.1. Empty: none, "
+        "the connecting address is the client's (docs/deploy.md).",
+    )
+    accel_redirect: str = setting(
+        "",
+        _parse_accel_prefix,
+        "nginx's internal location for the data directory, e.g. /_museum_files/: once the "
+        "app has decided a media file or original may be sent, nginx sends it "
+        "(X-Accel-Redirect; docs/deploy.md). Empty: the app sends files itself.",
     )
 
     @classmethod

@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import stat
 import tempfile
 import uuid
@@ -61,6 +62,34 @@ def free_space(directory: Path) -> int:
 
 
 PUBLIC_FILE_MODE = 0o644
+# This machine's name as it appears in staging names (see staging_name).
+_HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname())[:64] or "host"
+
+
+def staging_name(prefix: str) -> str:
+    """A fresh name for work in ``tmp/`` that says which process made it
+    (``prefix-host-pid-random``), so :meth:`Store.sweep_tmp` can remove what a process
+    killed mid-job (``kill -9``, the OOM killer) left behind, and nothing of a live one."""
+    return f"{prefix}-{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def _owner_pid(name: str) -> int | None:
+    """The pid in a :func:`staging_name` made on this machine, else None."""
+    head, _, rest = name.rpartition(f"-{_HOST}-")
+    pid, _, random = rest.partition("-")
+    if not head or not pid.isdigit() or len(random) != 32:
+        return None
+    return int(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 @contextmanager
@@ -109,6 +138,24 @@ class Store:
         for directory in (self.originals, self.derivatives, self.tmp):
             directory.mkdir(parents=True, exist_ok=True)
 
+    def sweep_tmp(self) -> list[str]:
+        """Remove what dead processes on this machine left in ``tmp/`` (a worker or server
+        killed mid-job); returns the names removed. Work of live processes, and of other
+        machines sharing the data directory, is left alone."""
+        removed: list[str] = []
+        if not self.tmp.is_dir():
+            return removed
+        for entry in self.tmp.iterdir():
+            pid = _owner_pid(entry.name)
+            if pid is None or _alive(pid):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry.name)
+        return removed
+
     # Originals
 
     def original_path(self, sha256: str) -> Path:
@@ -134,7 +181,7 @@ class Store:
         self.ensure()
         digest = hashlib.sha256()
         size = 0
-        staging = self.tmp / f"ingest-{uuid.uuid4().hex}"
+        staging = self.tmp / staging_name("ingest")
         try:
             with staging.open("xb") as out:
                 while chunk := source.read(CHUNK_SIZE):
@@ -210,7 +257,7 @@ class Store:
         """
         target = self.derivative_dir(asset_id, version)
         self.ensure()
-        staging = Path(os.path.realpath(self.tmp)) / f"publish-{uuid.uuid4().hex}"
+        staging = Path(os.path.realpath(self.tmp)) / staging_name("publish")
         staging.mkdir()
         try:
             yield staging

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from typing import Any
 
@@ -15,8 +17,10 @@ SELFTEST_STEPS = 20
 def selftest(context: JobContext) -> dict[str, Any]:
     """Exercise the whole job path: progress, a published result, optional failure.
 
-    ``params``: ``seconds`` (how long to work, default 1) and ``fail`` (raise
-    every time, to see a job end ``failed`` after its attempts).
+    ``params``: ``seconds`` (how long to work, default 1), ``fail`` (raise
+    every time, to see a job end ``failed`` after its attempts) and ``kill`` (SIGKILL
+    the worker itself once the work is done, every time: a poison job, as a file that
+    crashes the worker would be; the reaper ends it ``failed`` after its attempts).
     """
     seconds = float(context.params.get("seconds", 1.0))
     if not 0 <= seconds <= SELFTEST_MAX_SECONDS:
@@ -26,6 +30,8 @@ def selftest(context: JobContext) -> dict[str, Any]:
         context.progress(100 * (step + 1) / SELFTEST_STEPS, f"step {step + 1}/{SELFTEST_STEPS}")
     if context.params.get("fail"):
         raise RuntimeError("selftest asked to fail")
+    if context.params.get("kill"):
+        os.kill(os.getpid(), signal.SIGKILL)
     with context.store.publish("selftest", context.job_id) as folder:
         (folder / "result.json").write_text(
             json.dumps({"job": context.job_id, "attempt": context.attempt, "seconds": seconds})

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from server.errors import N_, NotFound
-from server.storage import CHUNK_SIZE, Store
+from server.storage import CHUNK_SIZE, Store, staging_name
 from server.tus import Checksum, Locked
 
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -164,7 +164,7 @@ class PartFiles:
     def named_copy(self, upload_id: str, filename: str) -> Iterator[Path]:
         """The finished part file under its own name (a hard link in ``tmp/``), for sniffing
         and ingest, which read the name; removed afterwards."""
-        folder = self.tmp / f"upload-{upload_id}-{uuid.uuid4().hex[:8]}"
+        folder = self.tmp / staging_name(f"upload-{upload_id}")
         folder.mkdir(parents=True)
         target = folder / short_name(filename)
         try:

@@ -298,6 +298,13 @@ def terminate(session: Session, upload_id: str, actor: Actor) -> Upload:
 # Expiry ----------------------------------------------------------------------
 
 
+def any_expired(session: Session, now: datetime | None = None) -> bool:
+    """Whether :func:`sweep` has work: a read, so callers take the write lock only then."""
+    now = now or utcnow()
+    query = select(Upload.id).where(Upload.state == "receiving", Upload.expires_at <= now)
+    return session.scalars(query.limit(1)).first() is not None
+
+
 def sweep(session: Session, files: PartFiles, now: datetime | None = None) -> list[str]:
     """Mark unfinished uploads past their expiry terminated and delete their bytes.
 

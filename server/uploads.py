@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from server.audit import Actor
 from server.auth import current_user
-from server.errors import N_, Conflict, MuseumError, PayloadTooLarge
+from server.errors import N_, Conflict, MuseumError, PayloadTooLarge, disk_full_error
 from server.handlers import handle_museum_error
 from server.models import Upload, utcnow
 from server.state import Museum, get_museum
@@ -51,6 +51,7 @@ from server.upload_ingest import complete_upload
 from server.upload_service import (
     Owner,
     advance,
+    any_expired,
     check_disk,
     check_open,
     create_upload,
@@ -76,7 +77,13 @@ def tus_endpoint(endpoint: Endpoint) -> Endpoint:
     @wraps(endpoint)
     async def wrapped(request: Request) -> Response:
         try:
-            response = await endpoint(request)
+            try:
+                response = await endpoint(request)
+            except OSError as exc:  # the disk filled up while receiving: 507, not 500
+                if (full := disk_full_error(exc)) is None:
+                    raise
+                log.error("disk full while receiving %s: %s", request.url.path, exc)
+                raise full from exc
         except MuseumError as exc:
             response = await handle_museum_error(request, exc)
             if isinstance(exc, PreconditionFailed):
@@ -188,7 +195,8 @@ async def create(request: Request) -> Response:
         )
     meta = parse_upload_meta(parse_metadata(request.headers.get("upload-metadata")))
     files = _files(museum)
-    await museum.db.run(lambda s: sweep(s, files), write=True)
+    if await museum.db.run(any_expired):  # the write lock only when there is work
+        await museum.db.run(lambda s: sweep(s, files), write=True)
     # The part file and, at the end, the original: twice the length while both exist.
     await anyio.to_thread.run_sync(check_disk, settings, files, 2 * length)
     upload_id = new_upload_id()
@@ -268,9 +276,11 @@ async def patch(request: Request) -> Response:
     async with exclusive(upload.id) as active:
         upload = await _load(request, upload.id)  # an earlier PATCH may have just recorded more
         _check_offset(upload, offset)
-        if upload.offset == upload.length:  # nothing to add (a repeated last PATCH)
-            return Response(status_code=204, headers=_upload_headers(upload))
         files = _files(museum)
+        if upload.offset == upload.length:  # nothing to add (a repeated last PATCH)
+            if upload.state == "verifying":  # its completion stopped with a killed server
+                upload = await _finish_stranded(request, museum, files, upload)
+            return Response(status_code=204, headers=_upload_headers(upload))
         await anyio.to_thread.run_sync(
             check_disk, museum.settings, files, 2 * upload.length - offset
         )
@@ -419,6 +429,20 @@ async def _complete(request: Request, museum: Museum, files: PartFiles, upload: 
     """The last byte arrived: verify and ingest (in a thread; the request waits for it)."""
     actor = Actor.from_request(request)
     await anyio.to_thread.run_sync(complete_upload, museum.jobs, files, upload.id, actor)
+
+
+async def _finish_stranded(
+    request: Request, museum: Museum, files: PartFiles, upload: Upload
+) -> Upload:
+    """Verify and store an upload whose last bytes were recorded but whose completion never
+    ended (a server killed meanwhile): the client's repeated last PATCH resumes it, holding
+    the part file's lock (423 if another process is completing it right now)."""
+    writer = await anyio.to_thread.run_sync(files.open_writer, upload.id, upload.length)
+    try:
+        await _complete(request, museum, files, upload)
+    finally:
+        await anyio.to_thread.run_sync(writer.close)
+    return await _load(request, upload.id, check=False)
 
 
 def sha256_hex(data: bytes) -> str:

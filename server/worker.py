@@ -50,6 +50,8 @@ class Reaper(threading.Thread):
 def run_worker(settings: Settings, concurrency: int | None = None) -> None:
     service = build_job_service(settings)
     service.store.ensure()
+    if swept := service.store.sweep_tmp():
+        log.info("removed %d staging item(s) left by stopped processes", len(swept))
     name = worker_name()
     service.queue.bind(lambda job_id: service.execute(job_id, name))
     reaper = Reaper(service, interval=max(0.5, min(30.0, settings.job_lease / 2)))

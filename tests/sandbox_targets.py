@@ -164,3 +164,50 @@ def numpy_allocate(payload: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     return {"sum": float(np.ones(payload["count"]).sum())}
+
+
+def connect(payload: dict[str, Any]) -> dict[str, Any]:
+    """Try to reach a TCP listener of the parent's (host's) network; report what happened."""
+    import socket
+
+    started = time.monotonic()
+    try:
+        with socket.create_connection((payload["host"], payload["port"]), timeout=5):
+            outcome = "connected"
+    except OSError as exc:
+        outcome = f"{type(exc).__name__}: {exc}"
+    return {"outcome": outcome, "seconds": time.monotonic() - started}
+
+
+def fetch_external(payload: dict[str, Any]) -> dict[str, Any]:
+    """Resolve and request an outside host, as a loader following a URL would."""
+    import urllib.request
+
+    started = time.monotonic()
+    try:
+        urllib.request.urlopen(payload["url"], timeout=10).close()
+        outcome = "fetched"
+    except OSError as exc:
+        outcome = f"{type(exc).__name__}: {exc}"
+    return {"outcome": outcome, "seconds": time.monotonic() - started}
+
+
+def network_view(payload: dict[str, Any]) -> dict[str, Any]:
+    """What the child sees: its interfaces and the open-files limit."""
+    import resource
+
+    from processing.sandbox_child import describe_isolation
+
+    return describe_isolation({}) | {"nofile": list(resource.getrlimit(resource.RLIMIT_NOFILE))}
+
+
+def vips_untrusted(payload: dict[str, Any]) -> dict[str, Any]:
+    """Load an SVG with libvips (an untrusted loader) without the pipeline's own allow-list."""
+    import pyvips
+
+    try:
+        image = pyvips.Image.new_from_file(payload["path"])
+        outcome = f"loaded {image.width}x{image.height}"
+    except pyvips.Error as exc:
+        outcome = f"refused: {' '.join(str(exc).split())}"
+    return {"outcome": outcome, "env": os.environ.get("VIPS_BLOCK_UNTRUSTED")}

@@ -188,6 +188,38 @@ def test_a_disabled_account_cannot_sign_in(site: TestClient) -> None:
     assert post_login(site, "gone", PASSWORD).status_code == 400
 
 
+def test_sign_in_upgrades_an_old_hash_without_holding_the_write_lock_while_hashing(
+    site: TestClient,
+) -> None:
+    from argon2 import PasswordHasher
+
+    db = db_of(site)
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    user_id = add_user(db, "old", "editor")
+
+    def weaken(session: Any) -> None:
+        session.get(User, user_id).password_hash = weak
+
+    db.call(weaken, write=True)
+    writes: list[str] = []
+    original = auth.verify_password
+
+    def spy(stored: str | None, password: str) -> bool:
+        # While the password is hashed, another writer must be able to take the lock.
+        writes.append(db.call(lambda s: s.execute(text("SELECT 'free'")).scalar(), write=True))
+        return original(stored, password)
+
+    auth.verify_password = spy  # type: ignore[assignment]
+    try:
+        assert post_login(site, "old", PASSWORD).status_code == 303
+    finally:
+        auth.verify_password = original  # type: ignore[assignment]
+    assert writes == ["free"]
+    stored = db.call(lambda s: s.get(User, user_id).password_hash)
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and stored != weak
+    assert auth.verify_password(stored, PASSWORD)
+
+
 def test_role_change_idle_and_absolute_timeouts_end_sessions(site: TestClient) -> None:
     db = db_of(site)
     sign_in(site, "ed", "editor")

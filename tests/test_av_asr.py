@@ -219,8 +219,12 @@ def test_decode_pcm_gives_mono_16_khz_float32(tmp_path: Path) -> None:
 def test_decode_pcm_reports_ffmpegs_reason(tmp_path: Path) -> None:
     text = tmp_path / "notes.bin"
     text.write_text("not audio at all\n" * 100)
+    with pytest.raises(AsrError, match="not a supported video or audio container"):
+        asr.decode_pcm(text)  # refused by its bytes: ffmpeg never sees it
+    broken = tmp_path / "notes.wav"
+    broken.write_bytes(b"RIFF" + (1000).to_bytes(4, "little") + b"WAVE" + b"junk" * 200)
     with pytest.raises(AsrError) as caught:
-        asr.decode_pcm(text)
+        asr.decode_pcm(broken)
     assert caught.value.code == "asr_decode_failed"
     assert "Invalid data found when processing input" in caught.value.reason
     assert "\n" not in caught.value.reason

@@ -284,3 +284,154 @@ def test_a_sandbox_error_survives_pickling_for_the_task_queue() -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="wall_seconds"):
         ChildLimits(wall_seconds=0)
+
+
+class Listener:
+    """A TCP listener on the parent's 127.0.0.1 that counts the connections it accepts."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture
+def listener() -> Any:
+    trap = Listener()
+    yield trap
+    trap.close()
+
+
+def test_the_child_cannot_reach_a_listener_on_the_hosts_loopback(listener: Listener) -> None:
+    payload = {"host": "127.0.0.1", "port": listener.port}
+    # The same connection from a child without isolation works: the listener is real.
+    reached = run("connect", payload, limits=ChildLimits(wall_seconds=30.0, network="off"))
+    assert reached["outcome"] == "connected"
+    assert listener.accepted == 1
+    refused = run("connect", payload)
+    assert refused["outcome"].startswith("OSError") and "unreachable" in refused["outcome"]
+    assert refused["seconds"] < 1
+    time.sleep(0.3)
+    assert listener.accepted == 1  # nothing more arrived
+
+
+def test_an_external_request_fails_fast_in_the_child() -> None:
+    result = run("fetch_external", {"url": "http://example.com/"})
+    assert result["outcome"] != "fetched"
+    assert result["seconds"] < 3
+
+
+def test_the_child_sees_only_a_loopback_and_a_bounded_open_files_limit() -> None:
+    view = run("network_view", limits=ChildLimits(wall_seconds=30.0, open_files=256))
+    assert view["network"] == "isolated"
+    assert view["interfaces"] == ["lo"]
+    assert view["nofile"] == [256, 256]
+    assert run("network_view", limits=ChildLimits(network="off"))["network"] == "off"
+
+
+def test_network_isolation_works_for_an_unprivileged_user_too() -> None:
+    """The user-namespace path, run as ``nobody`` in a throwaway interpreter."""
+    import subprocess
+
+    if os.getuid() != 0:
+        pytest.skip("needs root to switch to the user nobody")
+    python = "/usr/bin/python3"  # the venv's interpreter may sit in root's home
+    if not os.access(python, os.X_OK):
+        pytest.skip("no system python3 for the user nobody")
+    code = (
+        "from processing.sandbox_child import isolate_network, describe_isolation;"
+        "import os, processing.sandbox_child as c;"
+        "c._network = isolate_network('auto');"
+        "print(os.getuid(), describe_isolation({}))"
+    )
+    done = subprocess.run(
+        [python, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        user=65534,
+        group=65534,
+        extra_groups=[],
+        cwd="/",
+        env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        check=False,
+    )
+    if "Permission denied" in done.stderr:
+        pytest.skip("the user nobody cannot read this checkout")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(" ", 1)[0] == "65534"  # mapped onto itself, not root
+    assert "'network': 'isolated'" in done.stdout and "['lo']" in done.stdout
+
+
+def test_require_refuses_to_run_without_isolation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the kernel refuses every namespace, ``require`` fails the job before the target
+    is even imported, and ``auto`` runs it. The child's main() runs in this process, with the
+    kernel's refusal stood in for."""
+    import json
+
+    from processing import sandbox_child
+
+    assert run("echo", {"value": 1}, limits=ChildLimits(network="require"))["doubled"] == 2
+    monkeypatch.setattr(sandbox_child, "isolate_network", lambda mode: "unavailable: test kernel")
+    monkeypatch.setattr(sandbox_child, "_die_with_parent", lambda pid: None)
+    monkeypatch.setattr(sandbox_child, "_apply_limits", lambda limits: None)
+    results = {}
+    for mode in ("require", "auto"):
+        job = tmp_path / f"{mode}.json"
+        result = tmp_path / f"{mode}-result.json"
+        job.write_text(
+            json.dumps(
+                {
+                    "target": T + "echo",
+                    "payload": {"value": 2},
+                    "parent_pid": os.getpid(),
+                    "network": mode,
+                    "limits": {},
+                    "result_path": str(result),
+                }
+            )
+        )
+        status = sandbox_child.main(["child", str(job)])
+        results[mode] = (status, json.loads(result.read_text()))
+    status, envelope = results["require"]
+    assert status == sandbox_child.EXIT_REPORTED
+    assert envelope["code"] == "sandbox_unavailable" and "test kernel" in envelope["reason"]
+    status, envelope = results["auto"]
+    assert status == 0 and envelope["result"]["doubled"] == 4
+    assert envelope["network"] == "unavailable: test kernel"
+
+
+def test_libvips_untrusted_loaders_are_blocked_in_the_child(tmp_path: Path) -> None:
+    svg = tmp_path / "picture.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>')
+    result = run("vips_untrusted", {"path": str(svg)})
+    assert result["env"] == "1"
+    assert result["outcome"].startswith("refused") and "blocked" in result["outcome"]
+
+
+def test_network_mode_must_be_known() -> None:
+    with pytest.raises(ValueError, match="network"):
+        ChildLimits(network="sometimes")

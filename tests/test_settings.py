@@ -87,8 +87,14 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 
 # Process plumbing, not configuration: the sandbox builds a child's environment (PATH,
 # PYTHONPATH) and the child takes its progress pipe from it; OCR hands Tesseract its PATH
-# and TESSDATA_PREFIX. None reads a MUSEUM_ setting.
-ENVIRONMENT_PLUMBING = {"processing/sandbox.py", "processing/sandbox_child.py", "processing/ocr.py"}
+# and TESSDATA_PREFIX; backups hand pg_dump/pg_restore theirs with PGPASSWORD added. None reads a
+# MUSEUM_ setting.
+ENVIRONMENT_PLUMBING = {
+    "processing/sandbox.py",
+    "processing/sandbox_child.py",
+    "processing/ocr.py",
+    "server/backup_catalog.py",
+}
 
 
 def test_only_settings_reads_the_environment() -> None:

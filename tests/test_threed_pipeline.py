@@ -191,7 +191,9 @@ def test_a_memory_limit_hit_is_a_clear_failure(tmp_path: Path) -> None:
         process_model(
             source, tmp_path / "out", ModelOptions(), ChildLimits(memory_bytes=200 * 2**20)
         )
-    assert caught.value.code == "memory"
+    # The sandbox names it ("memory"), or the reader that ran out first does ("too_large":
+    # "The PLY file does not fit in memory.").
+    assert caught.value.code in {"memory", "too_large"}
     assert "memory" in caught.value.reason
 
 

@@ -184,7 +184,8 @@ def decode_pcm(
 ) -> Samples:
     """The audio of a file as mono 16 kHz float32 samples in -1..1, decoded by ffmpeg.
 
-    Any file ffmpeg reads will do, video included (its picture is ignored). ffmpeg may only
+    Any allowed container will do (:data:`processing.av.probe.DEMUXERS`, chosen by its
+    bytes), video included (its picture is ignored). ffmpeg may only use that demuxer and
     open local files (``-protocol_whitelist file``), and the name is given as a ``file:``
     URL so that one containing a colon is not taken for a protocol. 16 kHz mono float32 is
     what Whisper and Silero take, so nothing is resampled twice; it is 64 kB per second, so
@@ -200,7 +201,7 @@ def decode_pcm(
         "-hide_banner",
         "-loglevel",
         "error",
-        *(input_args or ["-protocol_whitelist", "file", "-i", "file:" + os.fspath(path)]),
+        *(input_args or _input_args(path)),
         "-vn",
         "-ac",
         "1",
@@ -227,6 +228,21 @@ def decode_pcm(
         )
     usable = len(result.stdout) - len(result.stdout) % 4
     return np.frombuffer(result.stdout[:usable], dtype="<f4").astype(np.float32)
+
+
+def _input_args(path: Path) -> list[str]:
+    """How ffmpeg opens ``path`` without a probe: the allowed demuxer its bytes show."""
+    from processing.av.probe import demuxer_of, input_args
+
+    try:
+        demuxer = demuxer_of(path)
+    except OSError as exc:
+        raise AsrError("asr_decode_failed", f"{path.name} cannot be read ({exc}).") from exc
+    if demuxer is None:
+        raise AsrError(
+            "asr_decode_failed", f"{path.name} is not a supported video or audio container."
+        )
+    return input_args(path, demuxer)
 
 
 def _last_line(stderr: bytes) -> str:

@@ -136,7 +136,10 @@ def process(
                     shutil.move(chosen, out / thumbs.POSTER_NAME)
                     width, height = candidates.width, candidates.height
                 else:
-                    moment = min(probe.duration * 0.999, moment + plan.interval / 2)
+                    # Never past the last frame's start: a clip shorter than a thumbnail
+                    # interval has no frame at 99.9 % of its duration.
+                    last = probe.duration - 1 / max(probe.video.frame_rate, 1.0)
+                    moment = max(0.0, min(probe.duration * 0.999, last, moment + plan.interval / 2))
                     width, height = thumbs.extract_poster(probe, moment, out / thumbs.POSTER_NAME)
         before, after = None, None
         if sound is not None:

@@ -7,11 +7,14 @@ connects to servers. A museum upload is never allowed to do either. So:
 1. The container is recognised from its first bytes (:mod:`processing.sniff`), never
    from its name, and must be on :data:`DEMUXERS`, the allow-list. A playlist or a
    concat list is text: it is refused here, before ffmpeg sees it.
-2. ffprobe and ffmpeg are then told which demuxer to use (``-f``), so they cannot
-   pick the ``hls`` or ``concat`` demuxer on their own, and may only open local files
-   (``-protocol_whitelist file``); MP4 external data references stay off (ffmpeg's
+2. ffprobe and ffmpeg are then told which demuxer to use (``-f``) and that it is the
+   only one allowed (``-format_whitelist``, which also binds the demuxers a container
+   opens inside itself, such as an AVI's GAB2 subtitles), so they cannot pick the
+   ``hls``, ``concat`` or ``subfile`` machinery on their own; they may only open local
+   files (``-protocol_whitelist file``, the input named as a ``file:`` URL so a colon
+   in it is never a protocol); MP4 external data references stay off (ffmpeg's
    default). They run without a shell, with a timeout, inside the pipeline's
-   resource-limited child process.
+   resource-limited child process, which has no network at all.
 3. The streams ffprobe reports are checked against the limits (duration, frame size)
    and read into a :class:`MediaProbe`: what the ladder and the report need.
 """
@@ -118,7 +121,25 @@ class MediaProbe:
 
     def input_args(self) -> list[str]:
         """How ffmpeg must open this file: its demuxer, local files only."""
-        return ["-protocol_whitelist", "file", "-f", self.demuxer, "-i", str(self.path)]
+        return input_args(self.path, self.demuxer)
+
+
+def input_args(path: Path, demuxer: str) -> list[str]:
+    """The only way ffmpeg and ffprobe are given an upload: ``demuxer`` (one of
+    :data:`DEMUXERS`' values) and nothing else, from the local file ``path`` only."""
+    if demuxer not in FORMAT_NAMES:
+        raise ValueError(f"{demuxer!r} is not an allowed demuxer")
+    return [
+        *("-protocol_whitelist", "file"),
+        *("-format_whitelist", demuxer),
+        *("-f", demuxer),
+        *("-i", "file:" + str(path.resolve())),
+    ]
+
+
+def demuxer_of(path: Path) -> str | None:
+    """The allowed demuxer for ``path``'s bytes, or None when they are not an allowed container."""
+    return DEMUXERS.get(media_type_of(path))
 
 
 def run_ffmpeg(argv: list[str], *, timeout: float, what: str) -> str:
@@ -174,16 +195,11 @@ def _ffprobe(path: Path, demuxer: str) -> dict[str, Any]:
         "-hide_banner",
         "-loglevel",
         "error",
-        "-protocol_whitelist",
-        "file",
-        "-f",
-        demuxer,
         "-show_format",
         "-show_streams",
         "-of",
         "json",
-        "-i",
-        str(path),
+        *input_args(path, demuxer),
     ]
     try:
         done = subprocess.run(

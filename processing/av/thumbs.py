@@ -142,7 +142,7 @@ def choose_poster(
         path = folder / (SPRITE_NAME % sheet)
         if not path.is_file():
             break
-        with Image.open(path) as image:
+        with Image.open(path, formats=["JPEG"]) as image:  # ffmpeg's own mjpeg sheet
             grey = np.asarray(image.convert("L").crop((x, y, x + w, y + h)), dtype=np.float32)
         mean = float(grey.mean())
         score = float(grey.std()) if DARK < mean < BRIGHT else float(grey.std()) / 100

@@ -27,19 +27,25 @@ def transcode_jpeg2000(source: Path, scratch: Path, reason: str) -> Path:
     cannot decode the file either, or when the file is too large to try.
     """
     target = scratch / FALLBACK_NAME
+    previous = Image.MAX_IMAGE_PIXELS
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # Pillow's bomb check is set to this decoder's own limit and made an error, so
+        # a header claiming more pixels is refused before anything is decoded.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        Image.MAX_IMAGE_PIXELS = MAX_FALLBACK_PIXELS
         try:
-            with Image.open(source) as image:
-                if image.width * image.height > MAX_FALLBACK_PIXELS:
-                    raise ImageError(
-                        "malformed",
-                        f"{reason} The file is too large ({image.width}×{image.height}) for the "
-                        f"second decoder (limit {MAX_FALLBACK_PIXELS / 1e6:,.0f} megapixels).",
-                    )
+            with Image.open(source, formats=["JPEG2000"]) as image:
                 image.load()
                 icc = image.info.get("icc_profile")
                 image.save(target, format="TIFF", icc_profile=icc)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            raise ImageError(
+                "malformed",
+                f"{reason} The file is too large for the second decoder ({exc}; limit "
+                f"{MAX_FALLBACK_PIXELS / 1e6:,.0f} megapixels).",
+            ) from exc
+        except (OSError, ValueError, SyntaxError) as exc:
             raise ImageError("malformed", reason) from exc
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
     return target

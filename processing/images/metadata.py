@@ -172,7 +172,9 @@ def _read_tiff_tags(path: Path) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path) as opened:
+            # Tags only, no pixels: the bomb warning (ignored above) cannot cost memory here,
+            # and a museum scan is often far larger than Pillow's default pixel limit.
+            with Image.open(path, formats=["TIFF"]) as opened:
                 tags = getattr(opened, "tag_v2", {})
                 return {
                     name: _json_value(tags[tag]) for tag, name in TIFF_TAGS.items() if tag in tags

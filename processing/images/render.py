@@ -166,10 +166,16 @@ def jpeg_tiles(pyramid: Path) -> tiffjpeg.JpegTiles:
 
 @functools.lru_cache(maxsize=256)
 def open_level(pyramid: Path, level: int) -> Any:
-    """One level of a pyramidal TIFF, opened once: libvips images are immutable and shared."""
+    """One level of a pyramidal TIFF, opened once: libvips images are immutable and shared.
+
+    The serving process allows libvips the pipeline's loaders only (TIFF among them),
+    as the sandboxed jobs do: the untrusted ones (ImageMagick, SVG, …) are blocked."""
     import pyvips
 
-    return pyvips.Image.new_from_file(str(pyramid), page=level, access="random")
+    from processing.images.probe import configure_vips
+
+    configure_vips()
+    return pyvips.Image.tiffload(str(pyramid), page=level, access="random")
 
 
 def _rotated(picture: Any, degrees: float, fmt: str) -> Any:

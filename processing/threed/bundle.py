@@ -14,6 +14,7 @@ import posixpath
 import re
 import stat
 import zipfile
+import zlib
 from pathlib import Path
 
 from processing.threed.model import Limits, ModelError
@@ -215,6 +216,20 @@ def _plan_extraction(archive: zipfile.ZipFile, limits: Limits) -> list[tuple[zip
     return plan
 
 
+# What reading a damaged archive or entry raises: zipfile's own errors, and the decompressors'
+# (a corrupt deflate stream is a zlib.error, a truncated one an EOFError). Found by
+# fuzz/zip_bundle; each case is a seed in fuzz/corpus/zip_bundle/.
+_ENTRY_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    RuntimeError,
+    NotImplementedError,
+    EOFError,
+    ValueError,
+    zlib.error,
+)
+
+
 def extract_zip(path: Path, dest: Path, limits: Limits) -> None:
     """Unpack a ZIP bundle into ``dest``, refusing anything unsafe.
 
@@ -223,7 +238,7 @@ def extract_zip(path: Path, dest: Path, limits: Limits) -> None:
     """
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except _ENTRY_ERRORS as exc:  # e.g. a name flagged UTF-8 that is not, an unknown version
         raise ModelError("unreadable", f"The ZIP bundle could not be read: {exc}.") from exc
     dest.mkdir(parents=True, exist_ok=True)
     with archive:
@@ -248,7 +263,7 @@ def extract_zip(path: Path, dest: Path, limits: Limits) -> None:
                         out.write(chunk)
             except ModelError:
                 raise
-            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+            except _ENTRY_ERRORS as exc:
                 message = " ".join(str(exc).split())
                 raise ModelError(
                     "unreadable",

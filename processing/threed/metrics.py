@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-import open3d as o3d
 
 from processing.threed.model import FloatArray, IndexArray, ModelError
 
@@ -155,6 +154,8 @@ def _mesh_distance(vertices: FloatArray, faces: IndexArray, points: FloatArray) 
     """Exact unsigned distance from each point to the nearest triangle of the mesh."""
     if not len(points):
         return np.zeros(0)
+    import open3d as o3d  # heavy: loaded only once a model gets this far, not for a refusal
+
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(
         o3d.core.Tensor.from_numpy(np.ascontiguousarray(vertices, np.float32)),
@@ -167,6 +168,8 @@ def _mesh_distance(vertices: FloatArray, faces: IndexArray, points: FloatArray) 
 
 def _cloud_distance(points: FloatArray, targets: FloatArray) -> FloatArray:
     """Distance from each point to its nearest neighbour among ``targets`` (a KD-tree)."""
+    import open3d as o3d  # heavy: see _mesh_distance
+
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
     target = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(targets))
     distances: FloatArray = np.asarray(cloud.compute_point_cloud_distance(target), np.float64)

@@ -29,6 +29,9 @@ from processing.threed.model import (
 )
 
 SCAN_CHUNK = 16 * 1024 * 1024
+# The image formats a texture may be, decoded by Pillow's own code. Anything else (EPS,
+# which Pillow hands to Ghostscript's ``gs``; PSD, PDF, …) is not a texture: it is dropped.
+TEXTURE_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "TGA", "GIF")
 
 
 @dataclass
@@ -70,14 +73,33 @@ def _pixel_cap(cap: int | None) -> Iterator[None]:
 
 
 @contextmanager
+def _texture_formats_only() -> Iterator[None]:
+    """Let ``Image.open`` without ``formats`` (as trimesh calls it) try only
+    :data:`TEXTURE_FORMATS` (process-wide, for the duration)."""
+    Image.init()  # every plugin registered now, so none is added to the list meanwhile
+    registered = list(Image.ID)
+    Image.ID[:] = [name for name in registered if name in TEXTURE_FORMATS]
+    try:
+        yield
+    finally:
+        Image.ID[:] = registered
+
+
+@contextmanager
 def pillow_guard(limits: Limits) -> Iterator[None]:
-    """Make Pillow refuse any image above the texture limit while a model loads.
+    """Make Pillow refuse any image above the texture limit, or not in
+    :data:`TEXTURE_FORMATS`, while a model loads.
 
     Our own header checks come first; this is the backstop for an image that
-    slips through (Pillow raises on open, before decoding anything).
+    slips through (Pillow raises on open, before decoding anything), such as one
+    embedded in a GLB, which trimesh decodes itself.
     """
     try:
-        with _pixel_cap(max(1, limits.max_texture_pixels)), warnings.catch_warnings():
+        with (
+            _pixel_cap(max(1, limits.max_texture_pixels)),
+            _texture_formats_only(),
+            warnings.catch_warnings(),
+        ):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -93,7 +115,7 @@ def probe_image(source: Path | bytes, label: str, ctx: ReadContext) -> bool:
     try:
         with _pixel_cap(None):
             stream = io.BytesIO(source) if isinstance(source, bytes) else source
-            with Image.open(stream) as image:
+            with Image.open(stream, formats=TEXTURE_FORMATS) as image:
                 width, height = image.size
     except (OSError, ValueError, SyntaxError) as exc:  # UnidentifiedImageError is an OSError
         ctx.warn(

@@ -68,6 +68,12 @@ def read_gltf_json(path: Path, binary: bool) -> GltfFile:
             length, kind = struct.unpack("<I4s", stream.read(8))
             if kind != b"JSON":
                 raise ModelError("malformed", "The GLB file does not start with a JSON chunk.")
+            size = path.stat().st_size
+            if length > size - 20:  # a lying length: never read past what is there as JSON
+                raise ModelError(
+                    "malformed",
+                    f"The GLB's JSON chunk claims {length} bytes; the file has {size - 20}.",
+                )
             text = stream.read(length)
             stream.seek((20 + length + 3) & ~3)
             chunk = stream.read(8)
