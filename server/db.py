@@ -79,6 +79,22 @@ def _begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class PerLoopLimiter:
+    """A ``CapacityLimiter`` of ``tokens`` for each event loop (tests run one app under several)."""
+
+    def __init__(self, tokens: int) -> None:
+        self.tokens = tokens
+        self._limiter: RunVar[anyio.CapacityLimiter] = RunVar(f"museum-limiter-{id(self)}")
+
+    def get(self) -> anyio.CapacityLimiter:
+        try:
+            return self._limiter.get()
+        except LookupError:
+            limiter = anyio.CapacityLimiter(self.tokens)
+            self._limiter.set(limiter)
+            return limiter
+
+
 class Database:
     """An engine plus a session factory."""
 
@@ -97,7 +113,7 @@ class Database:
         pool = self.engine.pool
         if isinstance(pool, QueuePool) and pool._max_overflow >= 0:
             self.slot_count = min(MAX_SLOTS, pool.size() + pool._max_overflow)
-        self._slots: RunVar[anyio.CapacityLimiter] = RunVar(f"museum-db-slots-{id(self)}")
+        self._slots = PerLoopLimiter(self.slot_count)
 
     @property
     def dialect(self) -> str:
@@ -131,7 +147,7 @@ class Database:
 
         503 (:class:`ServiceUnavailable`) when no connection slot frees within busy_timeout.
         """
-        slots = self._slot_limiter()
+        slots = self._slots.get()
         try:
             with anyio.fail_after(self.slot_wait):
                 await slots.acquire()
@@ -143,15 +159,6 @@ class Database:
             return await anyio.to_thread.run_sync(self.call, fn, write)
         finally:
             slots.release()
-
-    def _slot_limiter(self) -> anyio.CapacityLimiter:
-        """This event loop's :attr:`slot_count` slots."""
-        try:
-            return self._slots.get()
-        except LookupError:
-            limiter = anyio.CapacityLimiter(self.slot_count)
-            self._slots.set(limiter)
-            return limiter
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

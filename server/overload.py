@@ -23,10 +23,10 @@ connections a process holds: past it, 503 at once, before any of this runs.
 from __future__ import annotations
 
 import anyio
-from anyio.lowlevel import RunVar
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.db import PerLoopLimiter
 from server.errors import N_, ServiceUnavailable
 from server.handlers import handle_museum_error
 
@@ -42,13 +42,13 @@ class Admission:
         self.slots = slots
         self.wait = wait
         self.queue = QUEUE_PER_SLOT * slots  # the longest line worth waiting in
-        self._limiter: RunVar[anyio.CapacityLimiter] = RunVar(f"museum-admission-{id(self)}")
+        self._limiter = PerLoopLimiter(slots)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT or _large_body(scope):
             await self.app(scope, receive, send)
             return
-        limiter = self._current()
+        limiter = self._limiter.get()
         if limiter.available_tokens < 1 and limiter.statistics().tasks_waiting >= self.queue:
             # The line is already as long as can be served within the wait: say so now
             # rather than after it, so the connection is free at once.
@@ -82,15 +82,6 @@ class Admission:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await handle_museum_error(Request(scope), ServiceUnavailable(BUSY_MESSAGE))
         await response(scope, receive, send)
-
-    def _current(self) -> anyio.CapacityLimiter:
-        """This event loop's limiter (tests run one app under several loops)."""
-        try:
-            return self._limiter.get()
-        except LookupError:
-            limiter = anyio.CapacityLimiter(self.slots)
-            self._limiter.set(limiter)
-            return limiter
 
 
 def _large_body(scope: Scope) -> bool:
